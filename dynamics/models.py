@@ -1,0 +1,241 @@
+"""Models as data: each is a record of pure functions that the generic engine runs.
+
+A model knows how to sample its data for one seed, initialise its parameters,
+evaluate its training loss, and read off the quantities the experiment is about.
+The engine never looks inside params or data; a new model is a new record.
+
+Models (THEORY.md Part 1):
+  relu     [AB] eq. (2): f(x) = a⁻ Σ_i ReLU(−x_i + b) + a⁺ Σ_i ReLU(x_i + b), logistic loss.
+  mlp      f(x) = Σ_j a_j ReLU(w_j·x + b_j), width m, every parameter trained.
+  mean     L = ℓ_sym((a⁺ + a⁻) d σ g(b/σ)), the noise average of `relu` (§1.3).
+  product  L = ℓ(x·y), the two-variable reduction of §1.4.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import ndtr
+
+from .data import sparse_coding
+from .losses import LOSSES, get_loss, logistic
+
+
+class Model(NamedTuple):
+    name: str
+    sample: Callable  # key -> (train, test): one seed's data pytrees
+    init: Callable  # (key, train) -> params pytree
+    loss: Callable  # (params, train) -> scalar training loss
+    threshold: Callable  # params -> scalar: b for relu/mean, mean b for mlp, y for product
+    observables: Callable  # (params, test) -> dict of scalars, the final-state columns
+    dead: Callable  # (params, train) -> bool: every ReLU unit inactive on the training data
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything that defines a model and its data; one sweep has one spec."""
+
+    model: str = "relu"
+    d: int = 20  # input dimension
+    n: int = 200  # training samples
+    lam: float = 3.0  # signal strength λ
+    sigma: float = 1.0  # noise level σ
+    n_test: int = 2000  # test samples
+    width: int = 64  # mlp hidden units
+    loss: str = "logcosh"  # product-model loss
+    x0: float = 0.5  # product-model start
+    y0: float = 2.0
+    impl: str = "sorted"  # relu: "sorted" (O(n log d) a step) or "dense" (O(n d) reference)
+
+    def __post_init__(self):
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r} (choose from {', '.join(MODELS)})")
+        for name in ("d", "n", "n_test", "width"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("lam", "sigma", "x0", "y0"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be finite, got {getattr(self, name)!r}")
+        if self.sigma <= 0:
+            raise ValueError(f"sigma must be positive, got {self.sigma!r}")
+        get_loss(self.loss)
+        if self.impl not in ("sorted", "dense"):
+            raise ValueError(f"unknown relu implementation {self.impl!r} (choose sorted or dense)")
+
+
+# --- the network of [AB] ------------------------------------------------------------
+
+class ReluParams(NamedTuple):
+    a_neg: jax.Array
+    a_pos: jax.Array
+    b: jax.Array
+
+
+class SortedSamples(NamedTuple):
+    """Each sample's coordinates sorted, s (n, d), with prefix sums P (n, d+1), P[:, 0] = 0."""
+
+    s: jax.Array
+    prefix: jax.Array
+    y: jax.Array
+
+
+def sparse_coding_split(key, spec: ModelSpec, dtype):
+    return sparse_coding(key, spec.d, spec.n, spec.lam, spec.sigma, spec.n_test, dtype)
+
+
+def accuracy(output, y):
+    """Fraction of correct signs; an output of exactly 0 (no unit active) scores ½, a coin flip."""
+    return jnp.mean(jnp.where(output == 0, 0.5, jnp.sign(output) == y))
+
+
+def relu_sums_dense(x, b):
+    """(Σ_i ReLU(−x_i + b), Σ_i ReLU(x_i + b)) for each row of x (n, d)."""
+    return jnp.sum(jax.nn.relu(b - x), -1), jnp.sum(jax.nn.relu(x + b), -1)
+
+
+def relu_sums_sorted(s, prefix, b):
+    """The same sums from sorted rows s with prefix sums, in O(log d) per row.
+
+    With k = #{i : s_i ≤ −b},  Σ ReLU(s_i + b) = (P_d − P_k) + (d − k) b;
+    with k' = #{i : s_i < b},  Σ ReLU(b − s_i) = k' b − P_k'.
+    The counts are constants to autodiff, so gradients and Hessians equal the dense ones
+    (ReLU'(0) = 0 in both).
+    """
+    d = s.shape[-1]
+    search = jax.vmap(jnp.searchsorted, in_axes=(0, None, None))
+    k_pos = search(s, -b, "right")
+    k_neg = search(s, b, "left")
+    at = lambda k: jnp.take_along_axis(prefix, k[:, None], axis=-1)[:, 0]
+    pos = (prefix[:, d] - at(k_pos)) + (d - k_pos).astype(s.dtype) * b
+    neg = k_neg.astype(s.dtype) * b - at(k_neg)
+    return neg, pos
+
+
+def _relu_output(p: ReluParams, x):
+    neg, pos = relu_sums_dense(x, p.b)
+    return p.a_neg * neg + p.a_pos * pos
+
+
+def relu(spec: ModelSpec, dtype=jnp.float32) -> Model:
+    d = spec.d
+
+    def sample_sorted(key):
+        train, test = sparse_coding_split(key, spec, dtype)
+        s = jnp.sort(train.x, axis=-1)
+        prefix = jnp.concatenate([jnp.zeros_like(s[:, :1]), jnp.cumsum(s, axis=-1)], axis=-1)
+        return SortedSamples(s, prefix, train.y), test
+
+    def init(key, data):
+        a = jax.random.normal(key, (2,), dtype) * math.sqrt(1.0 / (2 * d))
+        return ReluParams(a[0], a[1], jnp.zeros((), dtype))
+
+    if spec.impl == "sorted":
+        def loss(p, data):
+            neg, pos = relu_sums_sorted(data.s, data.prefix, p.b)
+            return jnp.mean(logistic(data.y * (p.a_neg * neg + p.a_pos * pos)))
+
+        def dead(p, data):
+            return p.b <= jnp.minimum(-jnp.max(data.s[:, -1]), jnp.min(data.s[:, 0]))
+
+        sample = sample_sorted
+    else:
+        def loss(p, data):
+            return jnp.mean(logistic(data.y * _relu_output(p, data.x)))
+
+        def dead(p, data):
+            return p.b <= -jnp.max(jnp.abs(data.x))
+
+        sample = lambda key: sparse_coding_split(key, spec, dtype)
+
+    def observables(p, test):
+        acc = accuracy(_relu_output(p, test.x), test.y)
+        return {"final_bias": p.b, "test_acc": acc}
+
+    return Model("relu", sample, init, loss, lambda p: p.b, observables, dead)
+
+
+# --- a general two-layer network ----------------------------------------------------
+
+class MLPParams(NamedTuple):
+    w: jax.Array  # (m, d)
+    b: jax.Array  # (m,)
+    a: jax.Array  # (m,)
+
+
+def _mlp_output(p: MLPParams, x):
+    return jax.nn.relu(x @ p.w.T + p.b) @ p.a
+
+
+def mlp(spec: ModelSpec, dtype=jnp.float32) -> Model:
+    """Init w_j ~ N(0, I/d), b = 0, a_j ~ N(0, 1/m): unit-norm rows and the output scale of `relu`."""
+    d, m = spec.d, spec.width
+
+    def init(key, data):
+        k_w, k_a = jax.random.split(key)
+        w = jax.random.normal(k_w, (m, d), dtype) / math.sqrt(d)
+        a = jax.random.normal(k_a, (m,), dtype) / math.sqrt(m)
+        return MLPParams(w, jnp.zeros((m,), dtype), a)
+
+    def loss(p, data):
+        return jnp.mean(logistic(data.y * _mlp_output(p, data.x)))
+
+    def observables(p, test):
+        acc = accuracy(_mlp_output(p, test.x), test.y)
+        return {"final_bias": jnp.mean(p.b), "test_acc": acc, "neg_bias_frac": jnp.mean(p.b < 0)}
+
+    def dead(p, data):
+        return jnp.all(data.x @ p.w.T + p.b <= 0)
+
+    return Model("mlp", lambda key: sparse_coding_split(key, spec, dtype), init, loss, lambda p: jnp.mean(p.b), observables, dead)
+
+
+# --- the mean model -------------------------------------------------------------------
+
+def gaussian_relu_mean(b):
+    """g(b) = E ReLU(z + b) = φ(b) + b Φ(b) for z ~ N(0, 1)."""
+    return jnp.exp(-0.5 * b * b) / math.sqrt(2 * math.pi) + b * ndtr(b)
+
+
+def mean(spec: ModelSpec, dtype=jnp.float32) -> Model:
+    """L(a⁻, a⁺, b) = ℓ_sym((a⁺ + a⁻) d σ g(b/σ)), ℓ_sym(s) = log(2 cosh(s/2)) (THEORY.md §1.3)."""
+    d, sigma = spec.d, spec.sigma
+    sym_logistic = LOSSES["logistic"].value
+
+    def init(key, data):
+        a = jax.random.normal(key, (2,), dtype) * math.sqrt(1.0 / (2 * d))
+        return ReluParams(a[0], a[1], jnp.zeros((), dtype))
+
+    def loss(p, data):
+        return sym_logistic((p.a_neg + p.a_pos) * d * sigma * gaussian_relu_mean(p.b / sigma))
+
+    return Model("mean", lambda key: ((), ()), init, loss, lambda p: p.b,
+                 lambda p, data: {"final_bias": p.b}, lambda p, data: jnp.asarray(False))
+
+
+# --- the product model ----------------------------------------------------------------
+
+class ProductParams(NamedTuple):
+    x: jax.Array
+    y: jax.Array
+
+
+def product(spec: ModelSpec, dtype=jnp.float32) -> Model:
+    """GD on ℓ(x·y) from the fixed start (x₀, y₀); every seed starts there."""
+    value = get_loss(spec.loss).value
+
+    def init(key, data):
+        return ProductParams(jnp.asarray(spec.x0, dtype), jnp.asarray(spec.y0, dtype))
+
+    return Model("product", lambda key: ((), ()), init, lambda p, data: value(p.x * p.y), lambda p: p.y,
+                 lambda p, data: {"final_x": p.x, "final_y": p.y}, lambda p, data: jnp.asarray(False))
+
+
+MODELS = {"relu": relu, "mlp": mlp, "mean": mean, "product": product}
+
+
+def make_model(spec: ModelSpec, dtype=jnp.float32) -> Model:
+    return MODELS[spec.model](spec, dtype)
