@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.scipy.special import ndtr
 
 
 class Samples(NamedTuple):
@@ -16,19 +17,22 @@ class Samples(NamedTuple):
     y: jax.Array  # (n,), entries ±1
 
 
-def sparse_signals(key, n: int, d: int, lam: float, sigma: float, dtype=jnp.float32):
-    """n samples of the sparse coding model: (x (n, d), y (n,))."""
-    k_sign, k_coord, k_noise = jax.random.split(key, 3)
-    y = jax.random.rademacher(k_sign, (n,), dtype=dtype)
-    j = jax.random.randint(k_coord, (n,), 0, d)
-    noise = sigma * jax.random.normal(k_noise, (n, d), dtype=dtype)
-    x = noise + lam * y[:, None] * jax.nn.one_hot(j, d, dtype=dtype)
+def sparse_signals(z, lam: float, sigma: float):
+    """Samples of the sparse coding model from standard normals z (n, d + 2): (x (n, d), y (n,)).
+
+    ξ = σ z[:, :d]; y = sign z[:, d] (uniform ±1); j = ⌊d Φ(z[:, d+1])⌋ (uniform on 0..d−1,
+    as Φ(z) is uniform on (0, 1)). One normal draw feeds everything: every separate random
+    call costs compile time on the CPU.
+    """
+    d = z.shape[1] - 2
+    y = jnp.where(z[:, d] >= 0, 1.0, -1.0).astype(z.dtype)
+    j = jnp.clip(jnp.floor(d * ndtr(z[:, d + 1])), 0, d - 1).astype(jnp.int32)
+    x = sigma * z[:, :d] + lam * y[:, None] * jax.nn.one_hot(j, d, dtype=z.dtype)
     return x, y
 
 
 def sparse_coding(key, d: int, n: int, lam: float, sigma: float, n_test: int = 2000,
                   dtype=jnp.float32) -> tuple[Samples, Samples]:
     """(train, test): n training samples and an independent set of n_test test samples."""
-    k_train, k_test = jax.random.split(key)
-    return (Samples(*sparse_signals(k_train, n, d, lam, sigma, dtype)),
-            Samples(*sparse_signals(k_test, n_test, d, lam, sigma, dtype)))
+    z = jax.random.normal(key, (n + n_test, d + 2), dtype=dtype)
+    return Samples(*sparse_signals(z[:n], lam, sigma)), Samples(*sparse_signals(z[n:], lam, sigma))

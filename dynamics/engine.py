@@ -42,7 +42,7 @@ class EngineConfig:
 
     def __post_init__(self):
         for name in ("stride", "max_slots"):
-            if getattr(self, name) < 0:
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)!r}")
         if self.lanczos_steps < 1:
             raise ValueError(f"lanczos_steps must be positive, got {self.lanczos_steps!r}")
@@ -63,7 +63,8 @@ class Trajectories(NamedTuple):
     diverged_step: np.ndarray  # (M,) −1 if the member never diverged
     dead: np.ndarray  # (M,) bool
     observables: dict  # name -> (M,) final-state measurements of the model
-    initial_sharpness: np.ndarray  # (seeds,) sharpness at initialisation, per seed
+    initial_sharpness: np.ndarray  # (seeds,) sharpness at initialisation, per seed (sorted seeds)
+    initial_params: object  # params pytree, leading axis seeds
     useful_steps: int  # Σ_i T_i
     computed_steps: int  # slots × blocks × stride actually computed
     slots: int
@@ -71,8 +72,13 @@ class Trajectories(NamedTuple):
 
 
 def default_stride(horizons: np.ndarray) -> int:
-    """Short enough that the shortest member records a few points, at most 100 steps."""
-    return int(max(1, min(100, int(horizons.min()) // 4)))
+    """Short enough that the shortest member records a few points, at most 99 steps.
+
+    Odd, so that records alternate between the two phases of a period-2 oscillation
+    (the signature of the edge of stability); an even stride would see only one phase.
+    """
+    stride = max(1, min(99, int(horizons.min()) // 4))
+    return stride if stride % 2 else stride - 1
 
 
 def schedule_blocks(blocks_needed: np.ndarray, slots: int) -> int:
@@ -250,7 +256,7 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
     stacked = jax.tree_util.tree_map(lambda *a: np.stack(a), *final_params)
     observables, dead = _final_measurements(model, stacked, train, test, seed_index)
     return Trajectories(step_rec, loss_rec, thr_rec, sharp_rec, steps_done, diverged_step, dead,
-                        observables, np.asarray(sharp0), useful_total, blocks * slots * stride,
+                        observables, np.asarray(sharp0), params0, useful_total, blocks * slots * stride,
                         slots, stride)
 
 

@@ -23,15 +23,15 @@ def hvp(loss, params, vector):
 def lanczos_top(matvec, v0, steps: int):
     """(λ_max estimate, its unit Ritz vector) of the symmetric map matvec: R^m -> R^m.
 
-    v0 (m,) is the start; steps is capped at m. A breakdown (an invariant Krylov space)
-    leaves the rest of T decoupled with the Rayleigh quotient α₀ on its diagonal,
-    which never exceeds λ_max, so it cannot raise the estimate.
+    v0 (m,) is the start (ones if it is zero); steps is capped at m. A breakdown (an
+    invariant Krylov space) ends the iteration early.
     """
     m = v0.shape[0]
     k = min(steps, m)
     dtype = v0.dtype
     tiny = jnp.finfo(dtype).tiny
-    v = v0 / jnp.maximum(jnp.linalg.norm(v0), tiny)
+    norm0 = jnp.linalg.norm(v0)
+    v = jnp.where(norm0 > tiny, v0 / jnp.where(norm0 > tiny, norm0, 1.0), 1.0 / jnp.sqrt(m))
 
     eps = jnp.finfo(dtype).eps
 
@@ -54,11 +54,12 @@ def lanczos_top(matvec, v0, steps: int):
 
     init = (jnp.zeros((k, m), dtype), jnp.zeros((k,), dtype), jnp.zeros((k,), dtype),
             v, jnp.zeros_like(v), jnp.zeros((), dtype), jnp.asarray(True), jnp.zeros((), dtype))
-    basis, alpha, beta, *_ = jax.lax.fori_loop(0, k, body, init)
-    # Rows past a breakdown are zero: give them α₀ (a Rayleigh quotient, ≤ λ_max), no coupling.
+    basis, alpha, beta, *_, scale = jax.lax.fori_loop(0, k, body, init)
+    # Rows past a breakdown are zero. Decouple them with a diagonal strictly below every
+    # Ritz value of the used block, so neither the estimate nor its Ritz vector can come from them.
     used = jnp.any(basis != 0, axis=1)
-    basis = jnp.where(used[:, None], basis, 0.0)
-    alpha = jnp.where(used, alpha, alpha[0])
+    floor = jnp.min(jnp.where(used, alpha, jnp.inf)) - scale - 1.0
+    alpha = jnp.where(used, alpha, floor)
     off = jnp.where(used[1:], beta[:-1], 0.0)
     t = jnp.diag(alpha) + jnp.diag(off, 1) + jnp.diag(off, -1)
     evals, evecs = jnp.linalg.eigh(t)

@@ -1,0 +1,235 @@
+"""`eos`: a thin command line over the dynamics and robustness libraries.
+
+Every command parses its options into a config, calls the public API, prints a
+compact report and writes the result files. Bad input is one line on stderr and
+exit code 2, before anything is computed or written.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import typer
+
+try:  # typer ≥ 0.20 vendors click; older versions depend on it
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover
+    from click import exceptions as click_errors
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Check theorems of deep-learning theory against simulation.")
+
+
+@app.callback()
+def _commands():
+    """Check theorems of deep-learning theory against simulation."""
+
+
+class BadInput(ValueError):
+    """Raised for input the user must fix; reported as one line with exit code 2."""
+
+
+def parse_range(text: str, name: str, log: bool, default_count: int, integer: bool = False) -> np.ndarray:
+    """'A:B' (default_count points), 'A:B:N', 'a,b,c' or one number; geometric spacing if log."""
+    text = text.strip()
+    if not text:
+        raise BadInput(f"{name} is empty")
+    kind = int if integer else float
+
+    def number(s: str):
+        try:
+            v = kind(s)
+        except ValueError:
+            raise BadInput(f"{name} {text!r}: {s!r} is not {'an integer' if integer else 'a number'}") from None
+        if not math.isfinite(v) or v <= 0:
+            raise BadInput(f"{name} {text!r}: {s!r} must be finite and positive")
+        return v
+
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) not in (2, 3):
+            raise BadInput(f"{name} {text!r}: use A:B or A:B:N")
+        lo, hi = number(parts[0]), number(parts[1])
+        try:
+            count = int(parts[2]) if len(parts) == 3 else default_count
+        except ValueError:
+            raise BadInput(f"{name} {text!r}: count {parts[2]!r} is not an integer") from None
+        if count <= 0:
+            raise BadInput(f"{name} {text!r}: count must be positive, got {count}")
+        if hi < lo or (hi == lo and count > 1):
+            raise BadInput(f"{name} {text!r}: range is reversed or empty ({lo} to {hi})")
+        values = np.geomspace(lo, hi, count) if log else np.linspace(lo, hi, count)
+    else:
+        values = np.array([number(s) for s in text.split(",")])
+    if integer:
+        values = np.unique(np.round(values).astype(int))
+    return values
+
+
+@contextmanager
+def progress_bar(label: str):
+    """A callback (stage, done, total) drawing a progress bar on stderr."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int):
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(f"{label} {stage}", total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def default_out(kind: str) -> Path:
+    return Path("runs") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+@contextmanager
+def bad_input():
+    """Configs validate themselves with ValueError; while building them that means bad input."""
+    try:
+        yield
+    except ValueError as e:
+        raise BadInput(str(e)) from None
+
+
+def check_out(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise BadInput(f"--out {str(out)!r} exists and is not empty; choose another directory")
+
+
+@app.command()
+def sweep(
+    lr: str = typer.Option("0.01:1.0", help="Step sizes: A:B (64 points), A:B:N, or a,b,c."),
+    log: bool = typer.Option(False, "--log", help="Geometric spacing for A:B ranges."),
+    model: str = typer.Option("relu", help="relu | mlp | mean | product."),
+    d: int = typer.Option(20, help="Input dimension."),
+    n: int = typer.Option(200, help="Training samples."),
+    lam: float = typer.Option(3.0, help="Signal strength λ."),
+    sigma: float = typer.Option(1.0, help="Noise level σ."),
+    n_test: int = typer.Option(2000, help="Test samples."),
+    width: int = typer.Option(64, help="Hidden units of the mlp model."),
+    loss: str = typer.Option("logcosh", help="Product-model loss: logcosh | sqrt | logistic | quadratic."),
+    x0: float = typer.Option(0.5, help="Product-model start x₀."),
+    y0: float = typer.Option(2.0, help="Product-model start y₀."),
+    seeds: int = typer.Option(3, help="Seeds 0..N-1 (each fixes data and initialisation)."),
+    steps: Optional[int] = typer.Option(None, help="Fixed number of steps (instead of --time)."),
+    time_: float = typer.Option(10.0, "--time", help="Total time T·η; T = round(time/η)."),
+    refine: int = typer.Option(0, help="Extra rounds of step sizes inside each η* bracket."),
+    margin: Optional[float] = typer.Option(None, help="Departure margin of the η* criterion "
+                                           "(default 0.02 for product, 0.1 otherwise)."),
+    stride: int = typer.Option(0, help="Steps between records and sharpness measurements (0: automatic)."),
+    slots: int = typer.Option(0, help="Members computed at once (0: automatic)."),
+    impl: str = typer.Option("sorted", help="relu implementation: sorted (fast, exact) | dense."),
+    x64: bool = typer.Option(False, "--x64", help="float64 instead of float32."),
+    out: Optional[Path] = typer.Option(None, help="Output directory (default: runs/sweep-TIMESTAMP)."),
+):
+    """Gradient descent over a grid of step sizes and seeds; locate η* and compare it with theory."""
+    from dynamics import engine as eng
+    from dynamics.models import ModelSpec
+    from dynamics.sweep import SweepConfig, run_sweep
+
+    with bad_input():
+        lrs = parse_range(lr, "--lr", log, 64)
+        spec = ModelSpec(model=model, d=d, n=n, lam=lam, sigma=sigma, n_test=n_test, width=width, loss=loss,
+                         x0=x0, y0=y0, impl=impl)
+        config = SweepConfig(spec=spec, lrs=tuple(lrs), seeds=seeds, steps=steps, time=time_, refine=refine,
+                             margin=margin, x64=x64, engine=eng.EngineConfig(stride=stride, max_slots=slots))
+        out = out or default_out(f"sweep-{model}")
+        check_out(out)
+    with progress_bar("sweep") as update:
+        result = run_sweep(config, progress=update)
+    result.save(out)
+    report_sweep(result)
+    typer.echo(f"wrote {out}/ (summary.csv, trajectories.npz, run.json) in {result.meta['wall_time_s']:.1f} s")
+
+
+def report_sweep(result) -> None:
+    s, spec = result.summary, result.config.spec
+    product = spec.model == "product"
+    lrs = np.unique(s["lr"])
+    rows = _table_rows(lrs, result.transition)
+    head = f"{'η':>10} {'final y' if product else 'final b':>9} {'test acc':>8} {'max λ·η/2':>10} {'diverged':>8} {'dead':>5}"
+    typer.echo(head)
+    for x in rows:
+        m = s["lr"] == x
+        acc = np.mean(s["test_acc"][m]) if "test_acc" in s else math.nan
+        typer.echo(f"{x:>10.4g} {np.median(s['final_threshold'][m]):>9.4f} {acc:>8.3f} "
+                   f"{np.median(s['edge_ratio'][m]):>10.3f} {int(s['diverged'][m].sum()):>4d}/{m.sum():<3d} "
+                   f"{int(s['dead'][m].sum()):>5d}")
+    if len(rows) < len(lrs):
+        typer.echo(f"({len(rows)} of {len(lrs)} step sizes shown; medians over seeds; all rows in summary.csv)")
+    dep, eos = result.transition["departure"], result.transition["eos"]
+    th = result.theory["threshold_lr"]
+    predicted = [f"2/λ₀ (initial Hessian) {th['initial_hessian']['median']:.4g}",
+                 f"2/max λ along gradient flow {th['gradient_flow_peak']['median']:.4g}"]
+    if "closed_form" in th:
+        formula = "2/(ℓ''(0)|y₀²−x₀²|)" if product else "8π/(σ²d²)"
+        predicted.insert(0, f"{formula} {th['closed_form']:.4g}")
+    typer.echo(f"located η* (final {'y' if product else 'bias'} departs) = {_fmt(dep)};  "
+               f"sharpness reached 2/η from η = {_fmt(eos)}")
+    typer.echo(f"predicted η*: {';  '.join(predicted)}")
+    typer.echo(f"wasted member-steps: {100 * result.meta['engine']['wasted_fraction']:.1f}% of "
+               f"{result.meta['engine']['useful_steps']} useful")
+
+
+def _fmt(summary: dict) -> str:
+    if not summary["bracketed"]:
+        return f"not bracketed in the grid (0 of {summary['seeds']} seeds)"
+    return (f"{summary['median']:.4g} (median over {summary['bracketed']}/{summary['seeds']} seeds, "
+            f"range {summary['min']:.4g}–{summary['max']:.4g})")
+
+
+def _table_rows(lrs: np.ndarray, located: dict, most: int = 32) -> np.ndarray:
+    if len(lrs) <= most:
+        return lrs
+    keep = set(lrs[np.linspace(0, len(lrs) - 1, most - 8).round().astype(int)].tolist())
+    for seed in located["per_seed"]:
+        b = seed["departure"]
+        keep.update(x for x in (b["lo"], b["hi"]) if x in set(lrs.tolist()))
+    return np.array(sorted(keep))
+
+
+def use_compilation_cache() -> None:
+    """Keep compiled programs on disk: a repeated command skips most of its compile time."""
+    import os
+
+    import jax
+
+    path = os.environ.get("EOS_COMPILATION_CACHE", str(Path.home() / ".cache" / "eos" / "jax"))
+    if path:
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+
+
+def main() -> None:
+    """Entry point: one-line errors with exit code 2, never a traceback for bad input."""
+    use_compilation_cache()
+    try:
+        app(standalone_mode=False)
+    except BadInput as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except click_errors.NoArgsIsHelpError:
+        sys.exit(0)
+    except click_errors.ClickException as e:
+        typer.echo(f"error: {e.format_message()}", err=True)
+        sys.exit(e.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
+        typer.echo("interrupted; nothing was written", err=True)
+        sys.exit(130)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+
+
+if __name__ == "__main__":
+    main()

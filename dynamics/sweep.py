@@ -1,0 +1,343 @@
+"""A sweep over step sizes and seeds: configuration, run, predictions next to measurements, files.
+
+Files of a sweep directory (readable without this package):
+  summary.csv        one row per (step size, seed): measurements, then `theory_*` predictions
+  trajectories.npz   records (members, records) of step, loss, threshold variable, sharpness
+  run.json           config, theory, transition, versions, device, precision, git commit, wall time
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import engine, theory, transition
+from .losses import get_loss
+from .models import ModelSpec, make_model
+from .provenance import provenance
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    spec: ModelSpec = ModelSpec()
+    lrs: tuple = tuple(np.linspace(0.01, 1.0, 64).tolist())  # step sizes η of the grid
+    seeds: int = 3  # seeds 0 .. seeds−1; a seed fixes data and initialisation
+    steps: int | None = None  # fixed step count; if None, T = round(time/η)
+    time: float = 10.0  # total time T·η when steps is None ([AB] Fig. 1 uses 10)
+    refine: int = 0  # extra rounds of step sizes inside each seed's η* bracket
+    refine_points: int = 4  # step sizes added per seed and round
+    margin: float | None = None  # departure margin of the η* criterion; None: 0.02 for product, else 0.1
+    x64: bool = False
+    engine: engine.EngineConfig = engine.EngineConfig()
+
+    def __post_init__(self):
+        lrs = tuple(float(x) for x in self.lrs)
+        object.__setattr__(self, "lrs", lrs)
+        if not lrs:
+            raise ValueError("the step-size grid is empty")
+        bad = [x for x in lrs if not (math.isfinite(x) and x > 0)]
+        if bad:
+            raise ValueError(f"step sizes must be finite and positive, got {bad[0]!r}")
+        if not isinstance(self.seeds, int) or self.seeds <= 0:
+            raise ValueError(f"seeds must be a positive integer, got {self.seeds!r}")
+        if self.steps is not None and (not isinstance(self.steps, int) or self.steps <= 0):
+            raise ValueError(f"steps must be a positive integer, got {self.steps!r}")
+        if not (math.isfinite(self.time) and self.time > 0):
+            raise ValueError(f"time must be finite and positive, got {self.time!r}")
+        if not isinstance(self.refine, int) or self.refine < 0:
+            raise ValueError(f"refine must be a non-negative integer, got {self.refine!r}")
+        if not isinstance(self.refine_points, int) or self.refine_points <= 0:
+            raise ValueError(f"refine_points must be a positive integer, got {self.refine_points!r}")
+        if self.margin is None:  # y moves smoothly through η* for product, so a finer margin there
+            object.__setattr__(self, "margin", 0.02 if self.spec.model == "product" else 0.1)
+        if not (math.isfinite(self.margin) and self.margin > 0):
+            raise ValueError(f"margin must be positive, got {self.margin!r}")
+
+    def horizons(self, lrs) -> np.ndarray:
+        """Steps per member: `steps`, or round(time/η) (at least 1)."""
+        lrs = np.asarray(lrs, float)
+        if self.steps is not None:
+            return np.full(len(lrs), self.steps, dtype=np.int64)
+        return np.maximum(1, np.round(self.time / lrs)).astype(np.int64)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SweepConfig":
+        d = dict(d)
+        d["spec"] = ModelSpec(**d["spec"])
+        d["engine"] = engine.EngineConfig(**d["engine"])
+        d["lrs"] = tuple(d["lrs"])
+        return cls(**d)
+
+
+class SweepResult(NamedTuple):
+    config: SweepConfig
+    summary: dict  # column -> (members,) array
+    trajectories: dict  # name -> (members, records) array
+    theory: dict
+    transition: dict
+    meta: dict
+
+    def save(self, path) -> Path:
+        return save(self, path)
+
+
+TRAJECTORY_FIELDS = ("step", "loss", "threshold", "sharpness")
+
+
+def run_sweep(config: SweepConfig, progress: Callable[[str, int, int], None] | None = None) -> SweepResult:
+    """Run the grid, then `refine` rounds inside the η* brackets; predictions and measurements apart."""
+    start = time.perf_counter()
+    dtype = jnp.float64 if config.x64 else jnp.float32
+    with jax.enable_x64(config.x64):
+        model = make_model(config.spec, dtype)
+        seeds = np.arange(config.seeds)
+        lrs = np.repeat(np.asarray(config.lrs), len(seeds))
+        member_seeds = np.tile(seeds, len(config.lrs))
+        parts = [_run_round(model, config, lrs, member_seeds, 0, progress)]
+        for r in range(1, config.refine + 1):
+            located = _locate(_concat(parts)[0], config)
+            new = transition.refinement_lrs([s["departure"] for s in located["per_seed"]],
+                                            config.refine_points)
+            lrs = np.concatenate(new)
+            if not len(lrs):
+                break
+            member_seeds = np.concatenate([np.full(len(x), s) for s, x in zip(seeds, new)])
+            parts.append(_run_round(model, config, lrs, member_seeds, r, progress))
+    summary, trajectories, initial = _concat(parts)
+    order = np.lexsort((summary["seed"], summary["lr"]))
+    summary = {k: v[order] for k, v in summary.items()}
+    trajectories = {k: v[order] for k, v in trajectories.items()}
+    located = _locate(summary, config)
+    summary["departed"] = _departed_column(summary, config.margin)
+    theory_block = _theory(config, summary, trajectories, initial)
+    _add_theory_columns(config, summary, initial)
+    meta = provenance("float64" if config.x64 else "float32", time.perf_counter() - start)
+    meta["engine"] = {k: sum(p["engine"][k] for p in parts) for k in ("useful_steps", "computed_steps")}
+    meta["engine"]["wasted_fraction"] = (meta["engine"]["computed_steps"] / meta["engine"]["useful_steps"] - 1)
+    meta["engine"]["rounds"] = [p["engine"] for p in parts]
+    return SweepResult(config, summary, trajectories, theory_block, located, meta)
+
+
+def _run_round(model, config, lrs, seeds, round_index, progress):
+    report = None if progress is None else (lambda done, total: progress(
+        "grid" if round_index == 0 else f"refine {round_index}", done, total))
+    tr = engine.run(model, lrs, seeds, config.horizons(lrs), dtype=jnp.float64 if config.x64 else jnp.float32,
+                    config=config.engine, progress=report)
+    last = (tr.step >= 0).sum(axis=1) - 1
+    rows = np.arange(len(lrs))
+    summary = {
+        "lr": np.asarray(lrs, float), "seed": np.asarray(seeds), "round": np.full(len(lrs), round_index),
+        "steps": config.horizons(lrs), "steps_done": tr.steps_done,
+        "diverged": tr.diverged_step >= 0, "diverged_step": tr.diverged_step, "dead": tr.dead,
+        "final_loss": tr.loss[rows, last], "final_sharpness": tr.sharpness[rows, last],
+        "max_sharpness": np.nanmax(tr.sharpness, axis=1),
+        "initial_sharpness": tr.initial_sharpness[np.searchsorted(np.unique(seeds), seeds)],
+        "final_threshold": tr.threshold[rows, last],
+    }
+    summary["edge_ratio"] = summary["max_sharpness"] * summary["lr"] / 2.0
+    summary.update(tr.observables)
+    trajectories = {name: getattr(tr, name) for name in TRAJECTORY_FIELDS}
+    initial = {"seed": np.unique(seeds), "sharpness": tr.initial_sharpness,
+               "params": jax.tree_util.tree_map(np.asarray, tr.initial_params)}
+    return {"summary": summary, "trajectories": trajectories, "initial": initial,
+            "engine": {"useful_steps": tr.useful_steps, "computed_steps": tr.computed_steps,
+                       "slots": tr.slots, "stride": tr.stride, "members": len(lrs)}}
+
+
+def _concat(parts):
+    summary = {k: np.concatenate([p["summary"][k] for p in parts]) for k in parts[0]["summary"]}
+    width = max(p["trajectories"]["step"].shape[1] for p in parts)
+
+    def pad(a, fill):
+        return np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=fill)
+
+    trajectories = {k: np.concatenate([pad(p["trajectories"][k], -1 if k == "step" else np.nan)
+                                       for p in parts]) for k in TRAJECTORY_FIELDS}
+    return summary, trajectories, parts[0]["initial"]
+
+
+def _locate(summary, config):
+    return transition.locate(summary["lr"], summary["seed"], summary["final_threshold"],
+                             summary["max_sharpness"], config.margin)
+
+
+def _departed_column(summary, margin):
+    out = np.zeros(len(summary["lr"]), bool)
+    for s in np.unique(summary["seed"]):
+        rows = np.flatnonzero(summary["seed"] == s)
+        out[rows] = transition.departed(summary["lr"][rows], summary["final_threshold"][rows], margin)
+    return out
+
+
+def _per_seed(values) -> dict:
+    values = [float(v) for v in values]
+    return {"per_seed": values, "median": float(np.median(values))}
+
+
+def _theory(config, summary, trajectories, initial) -> dict:
+    """Named predictions. `closed_form` comes from formulas alone; the `2/λ` entries apply the
+    stability formula η = 2/λ to sharpness measured at initialisation and along the seed's
+    smallest-η (gradient-flow-like) run."""
+    spec = config.spec
+    out: dict = {"threshold_lr": {}}
+    if spec.model in ("relu", "mean"):
+        out["threshold_lr"]["closed_form"] = theory.threshold_lr_closed_form(spec.d, spec.sigma)
+    if spec.model == "product":
+        loss = get_loss(spec.loss)
+        out["threshold_lr"]["closed_form"] = theory.product_threshold_lr(loss.curvature, spec.x0, spec.y0)
+        out["final_y_squared_below"] = theory.product_final_y_squared_below(spec.x0, spec.y0)
+        out["loss"] = {"name": loss.name, "curvature": loss.curvature, "c": loss.c}
+    out["threshold_lr"]["initial_hessian"] = _per_seed(2.0 / initial["sharpness"])
+    peaks = []
+    for s in initial["seed"]:
+        rows = np.flatnonzero(summary["seed"] == s)
+        ref = rows[np.argmin(summary["lr"][rows])]
+        peaks.append(2.0 / np.nanmax(trajectories["sharpness"][ref]))
+    out["threshold_lr"]["gradient_flow_peak"] = _per_seed(peaks)
+    if spec.model in ("relu", "mean"):
+        p = initial["params"]
+        out["mean_bias_below"] = _per_seed(theory.mean_bias_below(spec.d, a, b)
+                                           for a, b in zip(p.a_neg, p.a_pos))
+    return out
+
+
+def _add_theory_columns(config, summary, initial):
+    """Per-member predictions, in columns named theory_* (never in a measured column)."""
+    spec = config.spec
+    lrs = summary["lr"]
+    if spec.model in ("relu", "mean"):
+        eta = theory.threshold_lr_closed_form(spec.d, spec.sigma)
+        p = initial["params"]
+        below = {int(s): theory.mean_bias_below(spec.d, a, b) for s, a, b in zip(initial["seed"], p.a_neg, p.a_pos)}
+        summary["theory_final_bias"] = np.array([
+            below[int(s)] if lr <= eta else theory.mean_bias_above(spec.d, lr, spec.sigma)
+            for lr, s in zip(lrs, summary["seed"])])
+    if spec.model == "product":
+        loss = get_loss(spec.loss)
+        eta = theory.product_threshold_lr(loss.curvature, spec.x0, spec.y0)
+        below = loss.curvature * abs(spec.y0**2 - spec.x0**2)
+        summary["theory_final_sharpness"] = np.array([
+            below if lr <= eta else theory.product_final_sharpness_above(lr, loss.curvature, loss.c)
+            for lr in lrs])
+
+
+# --- files ------------------------------------------------------------------------------
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        x = float(x)
+        return x if math.isfinite(x) else None if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+def _from_json(x):
+    if isinstance(x, dict):
+        return {k: _from_json(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_from_json(v) for v in x]
+    if x is None:
+        return math.nan
+    if x in ("inf", "-inf"):
+        return float(x)
+    return x
+
+
+def write_csv(path: Path, columns: dict) -> None:
+    names = list(columns)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(names)
+        for row in zip(*(columns[n] for n in names)):
+            w.writerow([_csv_cell(v) for v in row])
+
+
+def _csv_cell(v):
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (np.integer, int)):
+        return int(v)
+    return repr(float(v))
+
+
+def read_csv(path: Path) -> dict:
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    names, body = rows[0], rows[1:]
+    out = {}
+    for j, name in enumerate(names):
+        cells = [r[j] for r in body]
+        if all(c in ("true", "false") for c in cells):
+            out[name] = np.array([c == "true" for c in cells])
+        else:
+            try:
+                out[name] = np.array([int(c) for c in cells], dtype=np.int64)
+            except ValueError:
+                out[name] = np.array([float(c) for c in cells])
+    return out
+
+
+def write_atomically(path, write: Callable[[Path], None]) -> Path:
+    """Build the directory beside its target and rename it into place: never a half-written result."""
+    path = Path(path)
+    if path.exists() and any(path.iterdir()):
+        raise FileExistsError(f"output directory {str(path)!r} exists and is not empty")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        write(tmp)
+        if path.exists():
+            path.rmdir()
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def save(result: SweepResult, path) -> Path:
+    def write(tmp: Path):
+        write_csv(tmp / "summary.csv", result.summary)
+        np.savez_compressed(tmp / "trajectories.npz", lr=result.summary["lr"], seed=result.summary["seed"],
+                            **result.trajectories)
+        run = {"kind": "sweep", "config": result.config.to_dict(), "theory": result.theory,
+               "transition": result.transition, **result.meta}
+        (tmp / "run.json").write_text(json.dumps(_jsonable(run), indent=2) + "\n")
+
+    return write_atomically(path, write)
+
+
+def load(path) -> SweepResult:
+    """The SweepResult saved in directory `path`."""
+    path = Path(path)
+    raw = json.loads((path / "run.json").read_text())
+    run = _from_json(raw)
+    summary = read_csv(path / "summary.csv")
+    with np.load(path / "trajectories.npz") as z:
+        trajectories = {k: z[k] for k in TRAJECTORY_FIELDS}
+    meta = {k: v for k, v in run.items() if k not in ("kind", "config", "theory", "transition")}
+    return SweepResult(SweepConfig.from_dict(raw["config"]), summary, trajectories, run["theory"],
+                       run["transition"], meta)

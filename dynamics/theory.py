@@ -1,0 +1,72 @@
+"""Predictions of THEORY.md Part 1, each with its source. Nothing here is a measurement.
+
+Symbols: d input dimension, σ noise level, η step size, κ = ℓ''(0), c the local
+constant of ℓ'(s)/s = κ(1 − c s² + …).
+"""
+from __future__ import annotations
+
+import math
+
+from scipy.optimize import brentq
+from scipy.stats import norm
+
+
+def gaussian_relu_mean(b: float) -> float:
+    """g(b) = E ReLU(z + b) = φ(b) + b Φ(b), z ~ N(0, 1).  [AB] §3 (THEORY.md §1.2)."""
+    return float(norm.pdf(b) + b * norm.cdf(b))
+
+
+def threshold_lr_closed_form(d: int, sigma: float = 1.0) -> float:
+    """η* = 2 / (d² σ² / (4π)) = 8π / (σ² d²): 2/sharpness at A = 0, b = 0.  [AB] §3, Fig. 1."""
+    return 8.0 * math.pi / (sigma**2 * d**2)
+
+
+def mean_sharpness(d: int, b: float, sigma: float = 1.0) -> float:
+    """Sharpness of the mean model at A = 0: ℓ_sym''(0)·2·(dσ g(b/σ))² = (dσ g(b/σ))²/2.  THEORY.md §1.3."""
+    return 0.5 * (d * sigma * gaussian_relu_mean(b / sigma)) ** 2
+
+
+def mean_bias_below(d: int, a_neg0: float, a_pos0: float) -> float:
+    """Below η*: b_∞ ≈ −(√(2π)/8)(a⁺₀ + a⁻₀)², O(1/d) at the default init.  THEORY.md §1.3 (derived)."""
+    return -math.sqrt(2 * math.pi) / 8.0 * (a_neg0 + a_pos0) ** 2
+
+
+def mean_bias_above(d: int, lr: float, sigma: float = 1.0) -> float:
+    """Above η*: GD stops where the sharpness is 2/η, i.e. g(b_∞/σ) = 2/(dσ√η).  THEORY.md §1.3 (derived).
+
+    Returns NaN at or below the transition, where the equation has no negative root.
+    """
+    target = 2.0 / (d * sigma * math.sqrt(lr))
+    if target >= gaussian_relu_mean(0.0):
+        return math.nan
+    return sigma * brentq(lambda z: gaussian_relu_mean(z) - target, -40.0, 0.0, xtol=1e-14)
+
+
+def product_threshold_lr(curvature: float, x0: float, y0: float) -> float:
+    """η* = 2 / (ℓ''(0)|y₀² − x₀²|): the gradient-flow limit's sharpness equals 2/η.  THEORY.md §1.4.
+
+    (With x₀² > y₀² the flow ends on the x axis instead, by the x ↔ y symmetry.) Infinite when equal.
+    """
+    gap = abs(y0**2 - x0**2)
+    return 2.0 / (curvature * gap) if gap > 0 else math.inf
+
+
+def product_final_y_squared_below(x0: float, y0: float) -> float:
+    """Below η*: gradient flow conserves y² − x² and ends at x = 0, so y_∞² = y₀² − x₀².  THEORY.md §1.4."""
+    return y0**2 - x0**2
+
+
+def product_final_sharpness_above(lr: float, curvature: float, c: float) -> float:
+    """Above η*, sub-quadratic ℓ: κ y_∞² ≈ 2/η − κ² η / (2c) (leading order in η).  THEORY.md §1.4 (derived).
+
+    For κ = 1 this is y_∞² ≈ 2/η − η/(2c); the general form follows from GD on κ h with h''(0) = 1
+    being GD on h with step κη. NaN for the quadratic control (c = 0), which does not self-stabilise.
+    """
+    if c <= 0:
+        return math.nan
+    return 2.0 / lr - curvature**2 * lr / (2.0 * c)
+
+
+def quadratic_stable(lr: float, curvature: float) -> bool:
+    """GD on a quadratic of curvature λ is stable iff η < 2/λ.  [EoS] §2."""
+    return lr * curvature < 2.0

@@ -1,0 +1,52 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def eos(*args, cwd):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-c", "from cli import main; main()", *args],
+                          capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+
+
+BAD = [
+    (["--lr", ""], "--lr"), (["--lr", "1:0.1"], "reversed"), (["--lr", "abc"], "abc"),
+    (["--lr", "nan"], "nan"), (["--lr", "0:1"], "'0'"), (["--lr", "-1,2"], "-1"),
+    (["--lr", "0.1:1:0"], "count"), (["--lr", "inf"], "inf"), (["--model", "foo"], "foo"),
+    (["--model", "product", "--loss", "bar"], "bar"), (["--d", "0"], "d must"), (["--n", "-2"], "n must"),
+    (["--seeds", "0"], "seeds"), (["--steps", "0"], "steps"), (["--model", "mlp", "--width", "0"], "width"),
+    (["--d", "x"], "--d"),
+]
+
+
+@pytest.mark.parametrize("args,needle", BAD)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, needle, tmp_path):
+    r = eos("sweep", *args, "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert r.returncode == 2, (args, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], (args, r.stderr)
+    assert "Traceback" not in r.stderr
+    assert sorted(os.listdir(tmp_path)) == [], os.listdir(tmp_path)
+
+
+def test_sweep_writes_its_files_and_reports_prediction_and_measurement(tmp_path):
+    r = eos("sweep", "--model", "mean", "--d", "20", "--lr", "0.01:0.3:8", "--seeds", "2", "--out",
+            str(tmp_path / "run"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "located η*" in r.stdout and "predicted η*" in r.stdout
+    assert sorted(os.listdir(tmp_path / "run")) == ["run.json", "summary.csv", "trajectories.npz"]
+    lines = (tmp_path / "run" / "summary.csv").read_text().splitlines()
+    assert len(lines) == 1 + 8 * 2
+
+
+def test_existing_output_directory_is_refused(tmp_path):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("keep me")
+    r = eos("sweep", "--lr", "0.1", "--out", str(tmp_path / "full"), cwd=tmp_path)
+    assert r.returncode == 2 and "not empty" in r.stderr
+    assert (tmp_path / "full" / "x").read_text() == "keep me"

@@ -1,0 +1,76 @@
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dynamics import engine
+from dynamics.models import ModelSpec, make_model
+
+SMALL = ModelSpec(d=12, n=40, n_test=50)
+
+
+def run(model, lrs, seeds, horizons, **kw):
+    cfg = engine.EngineConfig(**kw)
+    return engine.run(model, lrs, seeds, horizons, dtype=jnp.float64, config=cfg)
+
+
+def test_divergent_member_never_changes_the_others():
+    m = make_model(ModelSpec(model="product", loss="quadratic", x0=0.5, y0=2.0), jnp.float64)
+    stable = [0.05, 0.1, 0.2]
+    alone = run(m, stable, [0, 0, 0], [200] * 3, stride=7, max_slots=4)
+    mixed = run(m, stable + [3.0], [0] * 4, [200] * 4, stride=7, max_slots=4)
+    assert mixed.diverged_step[3] >= 0, "the quadratic control at η·λ ≫ 2 must diverge"
+    assert (alone.diverged_step == -1).all() and (mixed.diverged_step[:3] == -1).all()
+    np.testing.assert_array_equal(alone.loss, mixed.loss[:3, : alone.loss.shape[1]])
+    np.testing.assert_array_equal(alone.observables["final_y"], mixed.observables["final_y"][:3])
+    assert np.isfinite(mixed.loss[3][mixed.step[3] >= 0]).all(), "a diverged member freezes at its last finite state"
+    assert mixed.steps_done[3] == mixed.diverged_step[3]
+
+
+def test_pooled_run_equals_each_member_alone():
+    m = make_model(SMALL, jnp.float64)
+    lrs = np.array([0.02, 0.05, 0.2, 0.5])
+    seeds = np.array([0, 1, 0, 1])
+    horizons = np.array([40, 17, 9, 30])
+    pooled = run(m, lrs, seeds, horizons, stride=3, max_slots=2)
+    for i in range(4):
+        single = run(m, lrs[i:i + 1], seeds[i:i + 1], horizons[i:i + 1], stride=3, max_slots=1)
+        np.testing.assert_allclose(pooled.observables["final_bias"][i], single.observables["final_bias"][0],
+                                   rtol=1e-12)
+        r = single.loss.shape[1]
+        np.testing.assert_allclose(pooled.loss[i, :r], single.loss[0], rtol=1e-12)
+        np.testing.assert_allclose(pooled.sharpness[i, :r], single.sharpness[0], rtol=1e-9)
+        assert pooled.steps_done[i] == horizons[i]
+
+
+def test_records_land_on_the_stride_and_the_horizon():
+    m = make_model(SMALL, jnp.float64)
+    tr = run(m, [0.1], [0], [23], stride=5)
+    assert tr.step[0][tr.step[0] >= 0].tolist() == [0, 5, 10, 15, 20, 23]
+
+
+def test_fixed_time_sweep_wastes_under_a_quarter_of_useful_steps():
+    m = make_model(ModelSpec(model="mean", d=200), jnp.float32)
+    lrs = np.linspace(1e-4, 0.012, 64)
+    horizons = np.maximum(1, np.round(10 / lrs)).astype(int)
+    tr = engine.run(m, np.repeat(lrs, 2), np.tile([0, 1], 64), np.repeat(horizons, 2),
+                    config=engine.EngineConfig(stride=25))
+    waste = tr.computed_steps / tr.useful_steps - 1
+    assert tr.useful_steps == 2 * horizons.sum()
+    assert 0 <= waste < 0.25, waste
+
+
+def test_schedule_simulation_matches_what_the_engine_computes():
+    horizons = np.array([100, 7, 33, 64, 12, 5, 90])
+    for slots in (1, 2, 3):
+        blocks = engine.schedule_blocks(-(-horizons // 4), slots)
+        m = make_model(ModelSpec(model="product"), jnp.float64)
+        tr = run(m, np.full(7, 0.01), np.zeros(7, int), horizons, stride=4, max_slots=slots, max_waste=10.0)
+        assert tr.computed_steps == blocks * slots * 4
+
+
+def test_dead_network_is_flagged_and_is_not_a_divergence():
+    m = make_model(ModelSpec(d=8, n=30), jnp.float64)
+    tr = run(m, [0.05, 40.0], [0, 0], [300, 300], stride=10)
+    assert not tr.dead[0]
+    assert tr.dead[1] and tr.diverged_step[1] == -1
+    assert tr.observables["final_bias"][1] < -3

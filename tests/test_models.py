@@ -1,0 +1,76 @@
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dynamics import theory
+from dynamics.data import sparse_coding
+from dynamics.models import ModelSpec, ReluParams, make_model, relu_sums_dense, relu_sums_sorted
+from dynamics.sharpness import dense_sharpness
+
+
+def test_sparse_coding_has_one_signal_coordinate_per_sample():
+    (x, y), _ = sparse_coding(jax.random.key(0), d=50, n=400, lam=30.0, sigma=1.0, dtype=jnp.float64)
+    j = jnp.argmax(jnp.abs(x), axis=1)
+    signal = x[jnp.arange(400), j]
+    assert jnp.all(jnp.sign(signal) == y)
+    noise = x.at[jnp.arange(400), j].set(0.0)
+    assert abs(float(jnp.std(noise)) - 1.0) < 0.05
+
+
+@pytest.mark.parametrize("b", [-2.5, -0.7, 0.0, 0.4])
+def test_sorted_relu_sums_equal_dense(b):
+    x = jax.random.normal(jax.random.key(1), (30, 17), dtype=jnp.float64)
+    s = jnp.sort(x, axis=-1)
+    prefix = jnp.concatenate([jnp.zeros((30, 1)), jnp.cumsum(s, axis=-1)], axis=-1)
+    for dense, fast in zip(relu_sums_dense(x, b), relu_sums_sorted(s, prefix, jnp.asarray(b))):
+        np.testing.assert_allclose(fast, dense, rtol=1e-12, atol=1e-12)
+
+
+def test_sorted_relu_loss_gradient_and_hessian_equal_dense():
+    models = [make_model(ModelSpec(d=15, n=40, impl=impl), jnp.float64) for impl in ("sorted", "dense")]
+    key = jax.random.key(2)
+    p = ReluParams(jnp.asarray(0.3), jnp.asarray(-0.2), jnp.asarray(-0.45))
+    values = []
+    for m in models:
+        train, _ = m.sample(key)
+        f = lambda q: m.loss(q, train)
+        values.append((f(p), jax.grad(f)(p), dense_sharpness(f, p)))
+    (l1, g1, h1), (l2, g2, h2) = values
+    assert abs(l1 - l2) < 1e-12
+    np.testing.assert_allclose(np.array(g1), np.array(g2), rtol=1e-10)
+    assert abs(h1 - h2) < 1e-10 * abs(h2)
+
+
+@pytest.mark.parametrize("d,b", [(10, 0.0), (50, -0.5), (200, -1.2)])
+def test_mean_model_sharpness_at_zero_output_matches_closed_form(d, b):
+    m = make_model(ModelSpec(model="mean", d=d), jnp.float64)
+    p = ReluParams(jnp.asarray(0.01), jnp.asarray(-0.01), jnp.asarray(b))  # A = 0
+    measured = dense_sharpness(lambda q: m.loss(q, ()), p)
+    predicted = theory.mean_sharpness(d, b)
+    assert abs(measured - predicted) < 1e-9 * predicted, (d, b, float(measured), predicted)
+
+
+def test_closed_form_threshold_is_two_over_mean_sharpness_at_init():
+    for d in (20, 200):
+        assert math.isclose(theory.threshold_lr_closed_form(d), 2.0 / theory.mean_sharpness(d, 0.0), rel_tol=1e-12)
+
+
+def test_mean_bias_above_solves_the_stability_equation():
+    d, lr = 200, 0.004
+    b = theory.mean_bias_above(d, lr)
+    assert b < 0
+    assert math.isclose(theory.mean_sharpness(d, b), 2.0 / lr, rel_tol=1e-9)
+    assert math.isnan(theory.mean_bias_above(d, 0.5 * theory.threshold_lr_closed_form(d)))
+
+
+def test_mlp_reports_negative_bias_fraction():
+    m = make_model(ModelSpec(model="mlp", d=5, n=10, width=4, n_test=20), jnp.float64)
+    train, test = m.sample(jax.random.key(0))
+    p = m.init(jax.random.key(1), train)
+    p = p._replace(b=jnp.array([-1.0, -0.5, 0.2, 0.0]))
+    obs = m.observables(p, test)
+    assert float(obs["neg_bias_frac"]) == 0.5
+    assert math.isclose(float(obs["final_bias"]), -0.325)

@@ -1,0 +1,66 @@
+import json
+import math
+
+import numpy as np
+import pytest
+
+from dynamics import SweepConfig, load, run_sweep
+from dynamics.models import ModelSpec
+
+
+@pytest.fixture(scope="module")
+def product_sweep():
+    spec = ModelSpec(model="product", loss="logcosh", x0=1.0, y0=5.0)
+    lrs = tuple(np.linspace(0.02, 0.2, 10))
+    return run_sweep(SweepConfig(spec=spec, lrs=lrs, seeds=1, time=30.0, refine=1, refine_points=3,
+                                 margin=0.02, x64=True))
+
+
+def test_product_sweep_locates_the_transition_near_its_prediction(product_sweep):
+    r = product_sweep
+    predicted = r.theory["threshold_lr"]["closed_form"]
+    assert math.isclose(predicted, 2 / (25 - 1))
+    dep = r.transition["per_seed"][0]["departure"]
+    assert dep["status"] == "bracketed"
+    assert abs(dep["estimate"] - predicted) <= 0.1 * predicted, (dep, predicted)
+    assert (r.summary["round"] == 1).sum() == 3
+
+
+def test_summary_keeps_predictions_and_measurements_in_separate_columns(product_sweep):
+    s = product_sweep.summary
+    for col in ("lr", "seed", "steps", "diverged", "diverged_step", "dead", "final_loss",
+                "final_sharpness", "max_sharpness", "final_x", "final_y", "theory_final_sharpness"):
+        assert col in s, col
+    above = s["lr"] > product_sweep.theory["threshold_lr"]["closed_form"] * 1.15
+    assert above.sum() >= 5
+    # Above η* the measured final sharpness lands on 2/η − η/(2c) (THEORY.md §1.4) within 1 %.
+    np.testing.assert_allclose(s["final_sharpness"][above], s["theory_final_sharpness"][above], rtol=0.01)
+    assert (s["final_sharpness"][above] < 2 / s["lr"][above]).all()
+    assert not np.array_equal(s["final_sharpness"], s["theory_final_sharpness"])
+
+
+def test_result_round_trips_through_its_files(product_sweep, tmp_path):
+    out = product_sweep.save(tmp_path / "run")
+    assert sorted(p.name for p in out.iterdir()) == ["run.json", "summary.csv", "trajectories.npz"]
+    back = load(out)
+    assert back.config == product_sweep.config
+    for k, v in product_sweep.summary.items():
+        np.testing.assert_array_equal(back.summary[k], v, err_msg=k)
+    np.testing.assert_array_equal(back.trajectories["sharpness"], product_sweep.trajectories["sharpness"])
+    run = json.loads((out / "run.json").read_text())
+    for key in ("config", "theory", "transition", "versions", "device", "precision", "git_commit", "wall_time_s"):
+        assert key in run, key
+    assert run["precision"] == "float64"
+
+
+def test_saving_twice_into_the_same_directory_refuses(product_sweep, tmp_path):
+    product_sweep.save(tmp_path / "run")
+    with pytest.raises(FileExistsError):
+        product_sweep.save(tmp_path / "run")
+
+
+def test_float32_sweep_stays_float32():
+    r = run_sweep(SweepConfig(spec=ModelSpec(model="mean", d=20), lrs=(0.01, 0.2), seeds=1, steps=50))
+    assert r.meta["precision"] == "float32"
+    assert r.summary["final_loss"].dtype == np.float64  # stored as float64, computed in float32
+    assert np.isfinite(r.summary["final_loss"]).all()
