@@ -37,7 +37,7 @@ class SweepConfig:
     time: float = 10.0  # total time T·η when steps is None ([AB] Fig. 1 uses 10)
     refine: int = 0  # extra rounds of step sizes inside each seed's η* bracket
     refine_points: int = 4  # step sizes added per seed and round
-    margin: float | None = None  # departure margin of the η* criterion; None: 0.02 for product, else 0.1
+    margin: float = 0.03  # departure margin of the η* criterion (transition.py)
     x64: bool = False
     engine: engine.EngineConfig = engine.EngineConfig()
 
@@ -59,8 +59,6 @@ class SweepConfig:
             raise ValueError(f"refine must be a non-negative integer, got {self.refine!r}")
         if not isinstance(self.refine_points, int) or self.refine_points <= 0:
             raise ValueError(f"refine_points must be a positive integer, got {self.refine_points!r}")
-        if self.margin is None:  # y moves smoothly through η* for product, so a finer margin there
-            object.__setattr__(self, "margin", 0.02 if self.spec.model == "product" else 0.1)
         if not (math.isfinite(self.margin) and self.margin > 0):
             raise ValueError(f"margin must be positive, got {self.margin!r}")
 

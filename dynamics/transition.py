@@ -36,7 +36,7 @@ def departed(lrs, final_threshold, margin: float) -> np.ndarray:
     return np.abs(final_threshold - ref) > margin * max(1.0, abs(ref))
 
 
-def locate(lrs, seeds, final_threshold, max_sharpness, margin: float = 0.1) -> dict:
+def locate(lrs, seeds, final_threshold, max_sharpness, margin: float = 0.03) -> dict:
     """η* per seed by both criteria, with median and spread (min, max) over bracketed seeds."""
     lrs, seeds = np.asarray(lrs, float), np.asarray(seeds)
     final_threshold, max_sharpness = np.asarray(final_threshold, float), np.asarray(max_sharpness, float)
