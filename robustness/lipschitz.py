@@ -1,0 +1,189 @@
+"""Bracketing the ℓ2 Lipschitz constant of ReLU networks (THEORY.md §2.4).
+
+Lower bounds are exact gradient norms or difference quotients at points we choose, so
+any point gives a valid bound; upper bounds are certificates:
+  spectral   ‖a‖₂ ‖W‖_op (a product of layer norms in general)
+  path norm  Σ_j |a_j| ‖w_j‖₂ (one hidden layer)
+  LipSDP     [LipSDP] Theorem 2: minimise ρ s.t. M(ρ, T) ⪯ 0, then Lip ≤ √ρ.
+
+A network is a list of weight matrices W_i of shape (out, in), applied in order with ReLU
+between them (LipSDP's `.mat` convention); biases do not change a Lipschitz constant.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import NamedTuple, Sequence
+
+import numpy as np
+from scipy import sparse
+
+
+class SDPResult(NamedTuple):
+    bound: float  # √ρ for the smallest ρ that makes M ⪯ 0 with the solver's multipliers; NaN on failure
+    solver_bound: float  # √ρ as the solver returned it
+    form: str  # "neuron" or "layer"
+    solver: str
+    status: str  # cvxpy status of the solver that answered last
+    solve_time_s: float
+    lmi_size: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "optimal"
+
+
+def load_mat_weights(path) -> list[np.ndarray]:
+    """Weights of a LipSDP `.mat` file (key `weights`, a 1×L cell array); ValueError if unusable."""
+    from scipy.io import loadmat
+
+    path = Path(path)
+    try:
+        mat = loadmat(path)
+    except (OSError, ValueError, TypeError) as e:
+        raise ValueError(f"cannot read {str(path)!r} as a MATLAB .mat file: {e}") from None
+    if "weights" not in mat:
+        raise ValueError(f"{str(path)!r} has no 'weights' entry (found: {', '.join(k for k in mat if not k.startswith('__')) or 'nothing'})")
+    cells = np.asarray(mat["weights"], dtype=object).ravel()
+    weights = [np.asarray(w, dtype=float) for w in cells]
+    check_weights(weights, str(path))
+    return weights
+
+
+def check_weights(weights: Sequence[np.ndarray], name: str = "network") -> None:
+    if not weights or any(w.ndim != 2 for w in weights):
+        raise ValueError(f"{name}: weights must be a non-empty list of matrices")
+    for i, (w, v) in enumerate(zip(weights, weights[1:])):
+        if v.shape[1] != w.shape[0]:
+            raise ValueError(f"{name}: layer {i + 1} expects {v.shape[1]} inputs, layer {i} gives {w.shape[0]}")
+
+
+def spectral_product(weights: Sequence[np.ndarray]) -> float:
+    """Π_i ‖W_i‖_op: the naive certified bound (ReLU is 1-Lipschitz)."""
+    return float(np.prod([np.linalg.norm(w, 2) for w in weights]))
+
+
+def path_norm(w: np.ndarray, a: np.ndarray) -> float:
+    """Σ_j |a_j| ‖w_j‖₂ for f(x) = Σ_j a_j ReLU(w_j·x + b_j): ‖∇f‖ ≤ Σ_j |a_j| ‖w_j‖ everywhere."""
+    return float(np.sum(np.abs(a) * np.linalg.norm(w, axis=1)))
+
+
+def _input_reduction(w0: np.ndarray) -> np.ndarray:
+    """U S of the thin SVD of W₀ (N₁ × r): x enters only through W₀ x, and the part of x in
+    ker W₀ only adds −ρ‖x_⊥‖² ≤ 0, so the LMI needs rank W₀ input rows, not n₀."""
+    u, s, _ = np.linalg.svd(w0, full_matrices=False)
+    r = int(np.sum(s > s[0] * 1e-12)) if len(s) and s[0] > 0 else 0
+    return u[:, :r] * s[:r] if r < w0.shape[1] else w0
+
+
+SOLVERS = ("CVXOPT", "CLARABEL", "SCS")
+
+
+def lipsdp(weights: Sequence[np.ndarray], form: str = "neuron", solver: str = "CVXOPT",
+           fallback: Sequence[str] = ("CLARABEL", "SCS"), alpha: float = 0.0, beta: float = 1.0) -> SDPResult:
+    """LipSDP-Neuron (T diagonal) or LipSDP-Layer (T = blkdiag(λ_i I)) for any depth.
+
+    With z = (x̃, hidden units) and T ⪰ 0 the multiplier of the slope condition of φ in [α, β],
+
+        M = [A; B]ᵀ [[−2αβ T, (α+β) T], [(α+β) T, −2T]] [A; B] + blkdiag(−ρ I, 0, …, 0, W_Lᵀ W_L) ⪯ 0,
+
+    A = [blkdiag(W̃₀, W₁, …, W_{L−1}), 0], B = [0, I_N], W̃₀ = U S (see _input_reduction).
+    Returns √ρ, ρ re-derived from the solver's multipliers (_certify). A solver that fails
+    hands over to the next in `fallback`; a failure is reported (NaN, status), never a number.
+    CVXOPT is the default: its interior point method factors an m × m Schur complement (m
+    multipliers), while Clarabel's KKT system carries the dense PSD block, O(size⁴): on the
+    784-50-10 MNIST network 0.8 s against 57 s for the same optimum.
+    """
+    import cvxpy as cp
+
+    if form not in ("neuron", "layer"):
+        raise ValueError(f"unknown LipSDP form {form!r} (choose neuron or layer)")
+    weights = [np.asarray(w, float) for w in weights]
+    check_weights(weights)
+    hidden = [w.shape[0] for w in weights[:-1]]
+    if not hidden:  # a linear map
+        norm = float(np.linalg.norm(weights[0], 2))
+        return SDPResult(norm, norm, form, "exact", "optimal", 0.0, 0)
+    w0 = _input_reduction(weights[0])
+    n0, n_hidden = w0.shape[1], sum(hidden)
+    size = n0 + n_hidden
+
+    a_mat = np.zeros((n_hidden, size))
+    row, col = 0, 0
+    for w in [w0] + weights[1:-1]:
+        a_mat[row:row + w.shape[0], col:col + w.shape[1]] = w
+        row, col = row + w.shape[0], col + w.shape[1]
+    b_mat = np.zeros((n_hidden, size))
+    b_mat[:, n0:] = np.eye(n_hidden)
+    const = np.zeros((size, size))
+    w_last = weights[-1]
+    const[size - w_last.shape[1]:, size - w_last.shape[1]:] = w_last.T @ w_last
+    e0 = np.zeros((size, size))
+    e0[:n0, :n0] = np.eye(n0)
+
+    # M is affine in the multipliers: M = Σ_i t_i G_i − ρ E₀ + C, with one G_i per hidden unit,
+    # G_i = −2αβ a_i a_iᵀ + (α+β)(a_i b_iᵀ + b_i a_iᵀ) − 2 b_i b_iᵀ (a_i, b_i rows of A, B).
+    # One sparse coefficient matrix keeps cvxpy's canonicalisation cheap.
+    gens = []
+    for a_i, b_i in zip(a_mat, b_mat):
+        g = (-2 * alpha * beta) * np.outer(a_i, a_i) + (alpha + beta) * (np.outer(a_i, b_i) + np.outer(b_i, a_i)) \
+            - 2 * np.outer(b_i, b_i)
+        gens.append(sparse.csr_matrix(g.reshape(1, -1)))
+    per_unit = sparse.vstack(gens).T.tocsr()  # (size², N)
+    if form == "layer":
+        groups = np.repeat(np.arange(len(hidden)), hidden)
+        per_unit = per_unit @ sparse.csr_matrix((np.ones(n_hidden), (np.arange(n_hidden), groups)))
+    rho = cp.Variable(nonneg=True)
+    lam = cp.Variable(per_unit.shape[1], nonneg=True)
+    m = cp.reshape(per_unit @ lam, (size, size), order="C") - rho * e0 + const
+    problem = cp.Problem(cp.Minimize(rho), [cp.PSD(-m)])
+
+    result = None
+    for name in [solver] + [f for f in fallback if f != solver]:
+        start = time.perf_counter()
+        try:
+            problem.solve(solver=name)
+            status = problem.status
+        except (cp.error.SolverError, ValueError) as e:
+            status = f"solver error: {e}".splitlines()[0]
+        ok = status == cp.OPTIMAL and rho.value is not None
+        certified = math.nan
+        if ok:
+            fixed = np.reshape(per_unit @ np.maximum(lam.value, 0.0), (size, size)) + const
+            certified = _certify(fixed, e0)
+            ok = math.isfinite(certified)
+            status = status if ok else "multipliers not certifiable"
+        elapsed = time.perf_counter() - start
+        result = SDPResult(math.sqrt(certified) if ok else math.nan,
+                           math.sqrt(max(rho.value, 0.0)) if rho.value is not None else math.nan,
+                           form, name, status, elapsed, size)
+        if ok:
+            break
+    return result
+
+
+def _certify(fixed: np.ndarray, e0: np.ndarray) -> float:
+    """Smallest ρ with λ_max(fixed − ρ E₀) ≤ 0, by bisection on exact eigenvalues; inf if none.
+
+    Solvers stop at a tolerance and first-order ones can undershoot the optimum; re-deriving ρ
+    from their multipliers T (any T ⪰ 0 is admissible) makes the bound a certificate again.
+    """
+    fixed = 0.5 * (fixed + fixed.T)
+    tol = 1e-12 * max(1.0, np.abs(fixed).max())
+    top = lambda rho: np.linalg.eigvalsh(fixed - rho * e0)[-1]
+    hi = max(1.0, np.abs(fixed).sum())  # ρ ≥ ‖fixed‖ makes the input block dominate, if anything can
+    if top(hi * 1e6) > tol:
+        return math.inf
+    lo = 0.0
+    if top(lo) <= tol:
+        return 0.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if top(mid) <= tol:
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo <= 1e-12 * hi:
+            break
+    return hi
