@@ -7,12 +7,9 @@ Files of a sweep directory (readable without this package):
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import math
-import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +22,7 @@ import numpy as np
 from . import engine, theory, transition
 from .losses import get_loss
 from .models import ModelSpec, make_model
+from .files import from_json, read_csv, to_json, write_atomically, write_csv
 from .provenance import provenance
 
 
@@ -233,89 +231,6 @@ def _add_theory_columns(config, summary, initial):
             for lr in lrs])
 
 
-# --- files ------------------------------------------------------------------------------
-
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, (np.floating, float)):
-        x = float(x)
-        return x if math.isfinite(x) else None if math.isnan(x) else ("inf" if x > 0 else "-inf")
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x
-
-
-def _from_json(x):
-    if isinstance(x, dict):
-        return {k: _from_json(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_from_json(v) for v in x]
-    if x is None:
-        return math.nan
-    if x in ("inf", "-inf"):
-        return float(x)
-    return x
-
-
-def write_csv(path: Path, columns: dict) -> None:
-    names = list(columns)
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(names)
-        for row in zip(*(columns[n] for n in names)):
-            w.writerow([_csv_cell(v) for v in row])
-
-
-def _csv_cell(v):
-    if isinstance(v, (bool, np.bool_)):
-        return "true" if v else "false"
-    if isinstance(v, (np.integer, int)):
-        return int(v)
-    return repr(float(v))
-
-
-def read_csv(path: Path) -> dict:
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    names, body = rows[0], rows[1:]
-    out = {}
-    for j, name in enumerate(names):
-        cells = [r[j] for r in body]
-        if all(c in ("true", "false") for c in cells):
-            out[name] = np.array([c == "true" for c in cells])
-        else:
-            try:
-                out[name] = np.array([int(c) for c in cells], dtype=np.int64)
-            except ValueError:
-                out[name] = np.array([float(c) for c in cells])
-    return out
-
-
-def write_atomically(path, write: Callable[[Path], None]) -> Path:
-    """Build the directory beside its target and rename it into place: never a half-written result."""
-    path = Path(path)
-    if path.exists() and any(path.iterdir()):
-        raise FileExistsError(f"output directory {str(path)!r} exists and is not empty")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        write(tmp)
-        if path.exists():
-            path.rmdir()
-        os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
-
-
 def save(result: SweepResult, path) -> Path:
     def write(tmp: Path):
         write_csv(tmp / "summary.csv", result.summary)
@@ -323,7 +238,7 @@ def save(result: SweepResult, path) -> Path:
                             **result.trajectories)
         run = {"kind": "sweep", "config": result.config.to_dict(), "theory": result.theory,
                "transition": result.transition, **result.meta}
-        (tmp / "run.json").write_text(json.dumps(_jsonable(run), indent=2) + "\n")
+        (tmp / "run.json").write_text(json.dumps(to_json(run), indent=2) + "\n")
 
     return write_atomically(path, write)
 
@@ -332,7 +247,7 @@ def load(path) -> SweepResult:
     """The SweepResult saved in directory `path`."""
     path = Path(path)
     raw = json.loads((path / "run.json").read_text())
-    run = _from_json(raw)
+    run = from_json(raw)
     summary = read_csv(path / "summary.csv")
     with np.load(path / "trajectories.npz") as z:
         trajectories = {k: z[k] for k in TRAJECTORY_FIELDS}

@@ -50,3 +50,36 @@ def test_existing_output_directory_is_refused(tmp_path):
     r = eos("sweep", "--lr", "0.1", "--out", str(tmp_path / "full"), cwd=tmp_path)
     assert r.returncode == 2 and "not empty" in r.stderr
     assert (tmp_path / "full" / "x").read_text() == "keep me"
+
+
+BAD_ROBUSTNESS = [
+    (["--n", "0"], "n must"), (["--d", "-1"], "d must"), (["--widths", "8:4"], "reversed"),
+    (["--widths", "a:b"], "--widths"), (["--widths", "0,4"], "'0'"), (["--seeds", "0"], "seeds"),
+    (["--eps", "1.5"], "eps"), (["--labels", "maybe"], "maybe"), (["--inputs", "cube"], "cube"),
+]
+
+
+@pytest.mark.parametrize("args,needle", BAD_ROBUSTNESS)
+def test_robustness_bad_input_is_one_line_exit_2(args, needle, tmp_path):
+    r = eos("robustness", *args, "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and needle in r.stderr, (args, r.stderr)
+    assert os.listdir(tmp_path) == []
+
+
+def test_lipschitz_bad_files_are_one_line_exit_2(tmp_path):
+    (tmp_path / "junk.mat").write_bytes(b"junk")
+    for args, needle in ((["missing.mat"], "no such file"), (["junk.mat"], "cannot read"),
+                         (["junk.mat", "--form", "pair"], "pair")):
+        r = eos("lipschitz", *args, cwd=tmp_path)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and needle in r.stderr, r.stderr
+
+
+def test_robustness_end_to_end_writes_a_loadable_result(tmp_path):
+    r = eos("robustness", "--n", "60", "--d", "5", "--widths", "2,8", "--seeds", "1", "--steps", "200",
+            "--eps", "0.2", "--out", str(tmp_path / "r"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "slope of log Lip upper" in r.stdout
+    header = (tmp_path / "r" / "summary.csv").read_text().splitlines()[0].split(",")
+    for col in ("width", "params", "seed", "train_mse", "noise_level", "fits_below_noise", "lip_lower",
+                "lip_upper", "lip_upper_method", "law_scale", "certified_bound"):
+        assert col in header, col

@@ -1,0 +1,98 @@
+"""Result files a scientist can open without this package: CSV, JSON, written atomically."""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+
+def to_json(x):
+    if isinstance(x, dict):
+        return {k: to_json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [to_json(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        x = float(x)
+        return x if math.isfinite(x) else None if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+def from_json(x):
+    if isinstance(x, dict):
+        return {k: from_json(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [from_json(v) for v in x]
+    if x is None:
+        return math.nan
+    if x in ("inf", "-inf"):
+        return float(x)
+    return x
+
+
+def write_csv(path: Path, columns: dict) -> None:
+    names = list(columns)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(names)
+        for row in zip(*(columns[n] for n in names)):
+            w.writerow([_csv_cell(v) for v in row])
+
+
+def _csv_cell(v):
+    if isinstance(v, (str, np.str_)):
+        return str(v)
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (np.integer, int)):
+        return int(v)
+    return repr(float(v))
+
+
+def read_csv(path: Path) -> dict:
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    names, body = rows[0], rows[1:]
+    out = {}
+    for j, name in enumerate(names):
+        cells = [r[j] for r in body]
+        if all(c in ("true", "false") for c in cells):
+            out[name] = np.array([c == "true" for c in cells])
+        else:
+            for kind in (np.int64, np.float64):
+                try:
+                    out[name] = np.array([kind(c) for c in cells], dtype=kind)
+                    break
+                except ValueError:
+                    continue
+            else:
+                out[name] = np.array(cells)
+    return out
+
+
+def write_atomically(path, write: Callable[[Path], None]) -> Path:
+    """Build the directory beside its target and rename it into place: never a half-written result."""
+    path = Path(path)
+    if path.exists() and any(path.iterdir()):
+        raise FileExistsError(f"output directory {str(path)!r} exists and is not empty")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        write(tmp)
+        if path.exists():
+            path.rmdir()
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path

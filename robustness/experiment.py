@@ -1,0 +1,181 @@
+"""Width sweeps for the law of robustness: train, bracket Lip(f), set it against the law.
+
+Files of a robustness directory:
+  summary.csv   one row per (width, seed): fit, Lipschitz bracket, law_scale and certified_bound
+  run.json      config, slope of log Lip against log p, versions, device, precision, commit, wall time
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dynamics.files import from_json, read_csv, to_json, write_atomically, write_csv
+from dynamics.provenance import provenance
+
+from . import data, networks, theory
+from .lipschitz import two_layer_bracket
+
+
+@dataclass(frozen=True)
+class RobustnessConfig:
+    n: int = 1000
+    d: int = 50
+    widths: tuple = (4, 8, 16, 32, 64, 128, 256, 512, 1024)
+    seeds: int = 3
+    inputs: str = "gaussian"
+    labels: str = "random"
+    flip: float = 0.0  # label flip probability q for labels="rule"
+    eps: float = 0.5  # fit below the noise level by ε: train MSE ≤ σ² − ε
+    steps: int = 2000  # step budget
+    lr: float = 0.01  # Adam step size
+    penalty: float = 1e-3  # initial μ of the path-norm penalty (smoothest fit); 0: stop at the first fit
+    lipsdp_max_width: int = 128  # LipSDP above this width costs minutes; others still bracket
+    delta: float = 0.01  # failure probability of the certified bound
+
+    def __post_init__(self):
+        object.__setattr__(self, "widths", tuple(int(k) for k in self.widths))
+        for name in ("n", "d", "seeds", "steps"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if not self.widths or min(self.widths) <= 0:
+            raise ValueError(f"widths must be positive integers, got {self.widths!r}")
+        if self.inputs not in data.INPUTS:
+            raise ValueError(f"unknown inputs {self.inputs!r} (choose from {', '.join(data.INPUTS)})")
+        if self.labels not in data.LABELS:
+            raise ValueError(f"unknown labels {self.labels!r} (choose from {', '.join(data.LABELS)})")
+        if not 0.0 <= self.flip <= 0.5:
+            raise ValueError(f"flip must lie in [0, 0.5], got {self.flip!r}")
+        sigma2 = data.noise_level(self.labels, self.flip)
+        if not 0.0 < self.eps < sigma2:
+            raise ValueError(f"eps must lie in (0, σ² = {sigma2:g}), got {self.eps!r}")
+        if not 0.0 < self.delta < 1.0:
+            raise ValueError(f"delta must lie in (0, 1), got {self.delta!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)) or not (self.penalty >= 0 and math.isfinite(self.penalty)):
+            raise ValueError(f"lr must be positive and penalty non-negative, got {self.lr!r}, {self.penalty!r}")
+
+    @property
+    def noise_level(self) -> float:
+        return data.noise_level(self.labels, self.flip)
+
+
+class RobustnessResult(NamedTuple):
+    config: RobustnessConfig
+    summary: dict  # column -> (widths × seeds,) array
+    slope: dict  # fitted slopes of log Lip against log p
+    meta: dict
+
+    def save(self, path) -> Path:
+        def write(tmp: Path):
+            write_csv(tmp / "summary.csv", self.summary)
+            run = {"kind": "robustness", "config": dataclasses.asdict(self.config), "slope": self.slope, **self.meta}
+            (tmp / "run.json").write_text(json.dumps(to_json(run), indent=2) + "\n")
+
+        return write_atomically(path, write)
+
+
+def load(path) -> RobustnessResult:
+    path = Path(path)
+    raw = json.loads((path / "run.json").read_text())
+    run = from_json(raw)
+    config = dict(raw["config"], widths=tuple(raw["config"]["widths"]))
+    meta = {k: v for k, v in run.items() if k not in ("kind", "config", "slope")}
+    return RobustnessResult(RobustnessConfig(**config), read_csv(path / "summary.csv"), run["slope"], meta)
+
+
+def bucket(k: int) -> int:
+    """Padded width: the next power of two, so widths share compiled programs."""
+    return 1 << max(0, (k - 1).bit_length())
+
+
+def train(config: RobustnessConfig, x, y, progress=None):
+    """Train every (width, seed) network; one compiled program per width bucket, vmapped inside it.
+
+    Returns rows in the order of `members` = [(width, seed)] and the trained params (unpadded).
+    """
+    target = config.noise_level - config.eps
+    members = [(k, s) for k in config.widths for s in range(config.seeds)]
+    results: dict = {}
+    compiles = 0
+    for size in sorted({bucket(k) for k in config.widths}):
+        group = [(k, s) for k, s in members if bucket(k) == size]
+        keys = jnp.stack([jax.random.fold_in(jax.random.key(s), 1) for _, s in group])
+        params = jax.vmap(lambda key: networks.init(key, config.d, size))(keys)
+        masks = jnp.stack([(jnp.arange(size) < k).astype(jnp.float32) for k, _ in group])
+        fit = jax.jit(jax.vmap(lambda p, m, xs, ys: networks.fit(
+            p, m, xs, ys, target, steps=config.steps, lr=config.lr, penalty=config.penalty)))
+        seeds = np.array([s for _, s in group])
+        out = fit(params, masks, x[seeds], y[seeds])
+        compiles += 1
+        for i, (k, s) in enumerate(group):
+            p = jax.tree_util.tree_map(lambda a: a[i], out.params)
+            results[(k, s)] = (networks.TwoLayer(p.w[:k], p.b[:k], p.a[:k], p.c), float(out.train_mse[i]),
+                               int(out.steps[i]), bool(out.fitted[i]))
+        if progress:
+            progress("train", len(results), len(members))
+    return members, results, compiles
+
+
+def run_robustness(config: RobustnessConfig,
+                   progress: Callable[[str, int, int], None] | None = None) -> RobustnessResult:
+    """Train, bracket and compare; predictions (law_scale, certified_bound) apart from measurements."""
+    start = time.perf_counter()
+    keys = [jax.random.key(s) for s in range(config.seeds)]
+    x = jnp.stack([data.inputs(jax.random.fold_in(k, 0), config.n, config.d, config.inputs) for k in keys])
+    y = jnp.stack([data.labels(jax.random.fold_in(k, 2), x[i], config.labels, config.flip)
+                   for i, k in enumerate(keys)])
+    t0 = time.perf_counter()
+    members, trained, compiles = train(config, x, y, progress)
+    train_time = time.perf_counter() - t0
+
+    rows = []
+    input_radius = float(jnp.max(jnp.linalg.norm(x, axis=-1)))
+    with jax.enable_x64(True):  # brackets in float64: quotients and gradients as exact as they can be
+        for i, (k, s) in enumerate(members):
+            p, mse, steps, fitted = trained[(k, s)]
+            p64 = jax.tree_util.tree_map(lambda a: jnp.asarray(np.asarray(a), jnp.float64), p)
+            row = two_layer_bracket(p64, jnp.asarray(np.asarray(x[s]), jnp.float64),
+                                    jax.random.fold_in(keys[s], 3), sdp=k <= config.lipsdp_max_width)
+            n_params = networks.param_count(config.d, k)
+            radius = float(np.sqrt(sum(np.sum(np.asarray(a, float) ** 2) for a in p)))
+            jac = theory.two_layer_parametrisation_lipschitz(radius, input_radius)
+            rows.append({
+                "width": k, "params": n_params, "seed": s, "train_mse": mse, "noise_level": config.noise_level,
+                "fits_below_noise": fitted, "train_steps": steps, **row,
+                "bracket_ratio": row["lip_upper"] / row["lip_lower"] if row["lip_lower"] > 0 else math.inf,
+                "law_scale": theory.law_scale(config.n, config.d, n_params),
+                "certified_bound": theory.certified_bound(config.n, config.d, n_params, config.eps, config.delta,
+                                                          2.0 * radius, jac),
+            })
+            if progress:
+                progress("bracket", i + 1, len(members))
+    summary = {name: np.array([r[name] for r in rows]) for name in rows[0]}
+    slope = {kind: fit_slope(summary["params"], summary[f"lip_{kind}"], summary["fits_below_noise"])
+             for kind in ("lower", "upper")}
+    slope["law"] = -0.5
+    meta = provenance("float32 training, float64 brackets", time.perf_counter() - start)
+    meta.update(train_time_s=train_time, train_compiles=compiles,
+                certified_applies=theory.certified_applies(config.n, config.eps, config.delta))
+    return RobustnessResult(config, summary, slope, meta)
+
+
+def fit_slope(params, lip, mask) -> dict:
+    """Least-squares slope of log Lip against log p over the rows in mask, with its standard error."""
+    x, y = np.log(np.asarray(params, float)[mask]), np.log(np.asarray(lip, float)[mask])
+    if len(np.unique(x)) < 2:
+        return {"slope": math.nan, "stderr": math.nan, "points": int(len(x))}
+    a = np.vstack([x, np.ones_like(x)]).T
+    coef, res, *_ = np.linalg.lstsq(a, y, rcond=None)
+    dof = len(x) - 2
+    sigma2 = float(np.sum((y - a @ coef) ** 2) / dof) if dof > 0 else math.nan
+    stderr = math.sqrt(sigma2 / np.sum((x - x.mean()) ** 2)) if dof > 0 else math.nan
+    return {"slope": float(coef[0]), "stderr": stderr, "points": int(len(x))}
