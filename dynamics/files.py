@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import shutil
@@ -96,3 +97,14 @@ def write_atomically(path, write: Callable[[Path], None]) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def write_json(path: Path, obj: dict) -> None:
+    """JSON with NaN as null and ±inf as strings, so any JSON reader can open it."""
+    Path(path).write_text(json.dumps(to_json(obj), indent=2) + "\n")
+
+
+def read_json(path: Path) -> tuple[dict, dict]:
+    """(as stored, with null read back as NaN and "inf" as inf)."""
+    raw = json.loads(Path(path).read_text())
+    return raw, from_json(raw)

@@ -8,7 +8,6 @@ Files of a sweep directory (readable without this package):
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import numpy as np
 from . import engine, theory, transition
 from .losses import get_loss
 from .models import ModelSpec, make_model
-from .files import from_json, read_csv, to_json, write_atomically, write_csv
+from .files import read_csv, read_json, write_atomically, write_csv, write_json
 from .provenance import provenance
 
 
@@ -238,7 +237,7 @@ def save(result: SweepResult, path) -> Path:
                             **result.trajectories)
         run = {"kind": "sweep", "config": result.config.to_dict(), "theory": result.theory,
                "transition": result.transition, **result.meta}
-        (tmp / "run.json").write_text(json.dumps(to_json(run), indent=2) + "\n")
+        write_json(tmp / "run.json", run)
 
     return write_atomically(path, write)
 
@@ -246,8 +245,7 @@ def save(result: SweepResult, path) -> Path:
 def load(path) -> SweepResult:
     """The SweepResult saved in directory `path`."""
     path = Path(path)
-    raw = json.loads((path / "run.json").read_text())
-    run = from_json(raw)
+    raw, run = read_json(path / "run.json")
     summary = read_csv(path / "summary.csv")
     with np.load(path / "trajectories.npz") as z:
         trajectories = {k: z[k] for k in TRAJECTORY_FIELDS}

@@ -7,7 +7,6 @@ Files of a robustness directory:
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynamics.files import from_json, read_csv, to_json, write_atomically, write_csv
+from dynamics.files import read_csv, read_json, write_atomically, write_csv, write_json
 from dynamics.provenance import provenance
 
 from . import data, networks, theory
@@ -78,15 +77,14 @@ class RobustnessResult(NamedTuple):
         def write(tmp: Path):
             write_csv(tmp / "summary.csv", self.summary)
             run = {"kind": "robustness", "config": dataclasses.asdict(self.config), "slope": self.slope, **self.meta}
-            (tmp / "run.json").write_text(json.dumps(to_json(run), indent=2) + "\n")
+            write_json(tmp / "run.json", run)
 
         return write_atomically(path, write)
 
 
 def load(path) -> RobustnessResult:
     path = Path(path)
-    raw = json.loads((path / "run.json").read_text())
-    run = from_json(raw)
+    raw, run = read_json(path / "run.json")
     config = dict(raw["config"], widths=tuple(raw["config"]["widths"]))
     meta = {k: v for k, v in run.items() if k not in ("kind", "config", "slope")}
     return RobustnessResult(RobustnessConfig(**config), read_csv(path / "summary.csv"), run["slope"], meta)
