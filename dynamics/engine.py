@@ -65,6 +65,7 @@ class Trajectories(NamedTuple):
     observables: dict  # name -> (M,) final-state measurements of the model
     initial_sharpness: np.ndarray  # (seeds,) sharpness at initialisation, per seed (sorted seeds)
     initial_params: object  # params pytree, leading axis seeds
+    final_params: object  # params pytree, leading axis members
     useful_steps: int  # Σ_i T_i
     computed_steps: int  # slots × blocks × stride actually computed
     slots: int
@@ -256,7 +257,7 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
     stacked = jax.tree_util.tree_map(lambda *a: np.stack(a), *final_params)
     observables, dead = _final_measurements(model, stacked, train, test, seed_index)
     return Trajectories(step_rec, loss_rec, thr_rec, sharp_rec, steps_done, diverged_step, dead,
-                        observables, np.asarray(sharp0), params0, useful_total, blocks * slots * stride,
+                        observables, np.asarray(sharp0), params0, stacked, useful_total, blocks * slots * stride,
                         slots, stride)
 
 

@@ -11,6 +11,7 @@ jax.config.update("jax_compilation_cache_dir",
                   os.environ.get("EOS_COMPILATION_CACHE", os.path.join(os.path.dirname(__file__), "..", ".pytest_cache", "jax")))
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
+# Property tests set their own example counts for `ci` and multiply them by 20 under `thorough`.
 settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True, print_blob=True)
 settings.register_profile("thorough", max_examples=500, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
