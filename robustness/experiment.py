@@ -141,6 +141,8 @@ def run_robustness(config: RobustnessConfig,
         for i, (k, s) in enumerate(members):
             p, mse, steps, fitted = trained[(k, s)]
             p64 = jax.tree_util.tree_map(lambda a: jnp.asarray(np.asarray(a), jnp.float64), p)
+            if not all(np.isfinite(np.asarray(a)).all() for a in p):
+                raise FloatingPointError(f"training width {k}, seed {s} produced non-finite weights")
             row = two_layer_bracket(p64, jnp.asarray(np.asarray(x[s]), jnp.float64),
                                     jax.random.fold_in(keys[s], 3), sdp=k <= config.lipsdp_max_width)
             n_params = networks.param_count(config.d, k)

@@ -46,7 +46,10 @@ def masked(p: TwoLayer, mask) -> TwoLayer:
 
 def path_norm(p: TwoLayer):
     """Σ_j |a_j| ‖w_j‖₂, a certified ℓ2 Lipschitz upper bound (differentiable almost everywhere)."""
-    return jnp.sum(jnp.abs(p.a) * jnp.linalg.norm(p.w, axis=1))
+    sq = jnp.sum(p.w**2, axis=1)
+    # ‖w_j‖ has no derivative at w_j = 0 (masked units): take 0 there instead of 0/0.
+    norms = jnp.where(sq > 0, jnp.sqrt(jnp.where(sq > 0, sq, 1.0)), 0.0)
+    return jnp.sum(jnp.abs(p.a) * norms)
 
 
 class FitResult(NamedTuple):

@@ -1,0 +1,129 @@
+"""Properties of Part 2 (docs/THEORY.md): concentration, bracket order, the certified bound."""
+import itertools
+import math
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from hypothesis import Phase, example, given, settings
+from hypothesis import strategies as st
+from scipy.stats import beta
+
+from robustness import networks, theory
+from robustness.experiment import RobustnessConfig, run_robustness
+from robustness.lipschitz import lipsdp, lower_bound, path_norm, spectral_product
+
+F64 = jnp.float64
+SCALE = 20 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else 1
+
+
+def random_net(seed, d, k, bias_scale=0.5) -> networks.TwoLayer:
+    rng = np.random.default_rng(seed)
+    return networks.TwoLayer(jnp.asarray(rng.normal(size=(k, d))), jnp.asarray(bias_scale * rng.normal(size=k)),
+                             jnp.asarray(rng.normal(size=k) / math.sqrt(k)), jnp.asarray(rng.normal()))
+
+
+def clopper_pearson_lower(k: int, n: int, alpha: float) -> float:
+    return 0.0 if k == 0 else float(beta.ppf(alpha, k, n - k + 1))
+
+
+@given(seed=st.integers(0, 10**6), d=st.integers(2, 40), k=st.integers(1, 16))
+@settings(max_examples=15 * SCALE)
+def test_gaussian_concentration_of_lipschitz_networks(seed, d, k):
+    """x ~ N(0, I/d), f L-Lipschitz (L certified): P(|f − E f| ≥ t) ≤ 2 exp(−d t²/(2L²)).
+
+    E f is estimated from an independent sample; with m̂ within err of E f,
+    {|f − m̂| ≥ t + err} ⊆ {|f − E f| ≥ t}. The test fails only if the Clopper–Pearson lower
+    confidence bound (α = 1e-4) on the frequency of the former exceeds the bound at t.
+    """
+    alpha, m = 1e-4, 40_000
+    p = random_net(seed, d, k)
+    lip = min(path_norm(np.asarray(p.w), np.asarray(p.a)), spectral_product([np.asarray(p.w), np.asarray(p.a)[None]]))
+    with jax.enable_x64(True):
+        kx, km = jax.random.split(jax.random.key(seed))
+        fx = np.asarray(networks.forward(p, jax.random.normal(kx, (m, d), F64) / math.sqrt(d)))
+        mean = float(np.mean(networks.forward(p, jax.random.normal(km, (m, d), F64) / math.sqrt(d))))
+    err = lip * math.sqrt(8 * math.log(2 / alpha) / (d * m))  # sub-Gaussian mean of m draws
+    for q in (0.5, 0.1, 0.01):
+        t = lip * math.sqrt(2 * math.log(2 / q) / d)  # bound(t) = q
+        hits = int(np.sum(np.abs(fx - mean) >= t + err))
+        low = clopper_pearson_lower(hits, m, alpha)
+        assert low <= theory.gaussian_tail(d, t, lip), dict(seed=seed, d=d, k=k, L=lip, t=t, freq=hits / m, bound=q)
+
+
+def exact_lipschitz(p: networks.TwoLayer) -> float:
+    """Max ‖∇f‖ over the linear pieces of a two-layer ReLU network on R^1 or R^2, by enumeration."""
+    w, b, a = (np.asarray(v, float) for v in (p.w, p.b, p.a))
+    d = w.shape[1]
+    grad = lambda x: ((w @ x + b > 0) * a) @ w
+    if d == 1:
+        cuts = np.sort(-b / w[:, 0])
+        pts = np.concatenate([[cuts[0] - 1], (cuts[1:] + cuts[:-1]) / 2, [cuts[-1] + 1]])
+        return float(max(abs(grad(np.array([x]))[0]) for x in pts))
+    normals = w / np.linalg.norm(w, axis=1, keepdims=True)
+    points = [np.zeros(2) + 1e3 * np.array([math.cos(t), math.sin(t)]) for t in np.linspace(0, 2 * math.pi, 64)]
+    for i, j in itertools.combinations(range(len(w)), 2):
+        v = np.linalg.solve(w[[i, j]], -b[[i, j]])
+        others = [l for l in range(len(w)) if l not in (i, j)]
+        dist = min([abs(w[l] @ v + b[l]) / np.linalg.norm(w[l]) for l in others], default=1.0)
+        delta = 0.1 * min(dist, 1.0)
+        points += [v + delta * (s1 * normals[i] + s2 * normals[j]) / 2 for s1 in (-1, 1) for s2 in (-1, 1)]
+    for l in range(len(w)):  # the two sides of each line, for arrangements with a single line
+        points += [-b[l] * w[l] / (w[l] @ w[l]) + s * 1e-3 * normals[l] for s in (-1, 1)]
+    return float(max(np.linalg.norm(grad(x)) for x in points))
+
+
+@given(seed=st.integers(0, 10**6), d=st.sampled_from([1, 2]), k=st.integers(1, 7))
+@settings(max_examples=15 * SCALE)
+def test_bracket_order_against_the_exact_constant(seed, d, k):
+    """every lower bound ≤ exact Lip ≤ LipSDP ≤ min(path norm, ‖a‖‖W‖) ≤ ... spectral product."""
+    p = random_net(seed, d, k)
+    exact = exact_lipschitz(p)
+    with jax.enable_x64(True):
+        x = jax.random.normal(jax.random.key(seed), (64, d), F64)
+        low = lower_bound(lambda z: networks.forward(p, z), x, jax.random.key(seed + 1), steps=100)
+    w, a = np.asarray(p.w), np.asarray(p.a)
+    sdp = lipsdp([w, a[None]], "neuron")
+    info = dict(seed=seed, d=d, k=k, lower=low.by_method, exact=exact, sdp=sdp.bound)
+    assert sdp.ok, info
+    assert max(low.by_method.values()) <= exact * (1 + 1e-9), info
+    assert exact <= sdp.bound * (1 + 1e-6), info
+    assert sdp.bound <= min(path_norm(w, a), spectral_product([w, a[None]])) * (1 + 1e-6), info
+
+
+args = dict(n=st.integers(10, 10**7), d=st.integers(1, 10**4), p=st.integers(1, 10**7),
+            eps=st.floats(0.01, 1.0), delta=st.floats(1e-6, 0.5), W=st.floats(1.0, 1e4), J=st.floats(1.0, 1e4))
+
+
+@given(**args, which=st.sampled_from(["n", "d", "eps", "p", "W", "J", "delta"]), factor=st.floats(1.01, 10.0))
+@settings(max_examples=200 * SCALE)
+def test_certified_bound_is_monotone_and_below_the_law(n, d, p, eps, delta, W, J, which, factor):
+    """grows with n, d, ε; falls with p, W, J and 1/δ; never exceeds √(nd/p)."""
+    kw = dict(n=n, d=d, p=p, eps=eps, delta=delta, diameter=W, jac=J)
+    base = theory.certified_bound(**kw)
+    name = {"W": "diameter", "J": "jac"}.get(which, which)
+    bumped = dict(kw)
+    bumped[name] = kw[name] * factor if name not in ("n", "d", "p") else int(math.ceil(kw[name] * factor))
+    if name == "eps":
+        bumped[name] = min(1.0, bumped[name])
+    if name == "delta":
+        bumped[name] = min(0.99, bumped[name])
+    new = theory.certified_bound(**bumped)
+    info = dict(kw, which=which, factor=factor, base=base, new=new)
+    grows = name in ("n", "d", "eps", "delta")  # larger δ = smaller 1/δ
+    assert (new >= base * (1 - 1e-12)) if grows else (new <= base * (1 + 1e-12)), info
+    assert base <= theory.law_scale(n, d, p), info
+
+
+@example(n=20, d=2, widths=[3], eps=0.5)  # a masked unit once made the path-norm gradient 0/0
+@given(n=st.integers(20, 60), d=st.integers(2, 6),
+       widths=st.lists(st.integers(1, 24), min_size=1, max_size=3, unique=True), eps=st.floats(0.1, 0.6))
+@settings(max_examples=5 * SCALE, phases=[Phase.explicit, Phase.reuse, Phase.generate])  # training is slow to shrink
+def test_trained_fits_have_certified_upper_bounds_above_the_law_bound(n, d, widths, eps):
+    r = run_robustness(RobustnessConfig(n=n, d=d, widths=tuple(sorted(widths)), seeds=1, eps=eps, steps=300))
+    s = r.summary
+    fits = s["fits_below_noise"]
+    info = dict(n=n, d=d, widths=widths, eps=eps)
+    assert (s["lip_lower"] <= s["lip_upper"] * (1 + 1e-9)).all(), info
+    assert (s["lip_upper"][fits] >= s["certified_bound"][fits]).all(), info
