@@ -230,6 +230,61 @@ def lipschitz(
         raise typer.Exit(1)
 
 
+@app.command()
+def figures(
+    names: Optional[list[str]] = typer.Argument(None, help="Figures to draw (default: all)."),
+    out: Path = typer.Option(Path("figures-out"), help="Directory for the figures and their runs."),
+    quick: bool = typer.Option(False, "--quick", help="Small runs (minutes) instead of the papers' settings."),
+    from_: Optional[list[Path]] = typer.Option(None, "--from", help="Directories of earlier runs to reuse."),
+):
+    """Draw publication figures (PDF, 300-dpi PNG, JSON sidecar), running only what is missing."""
+    from figures.catalog import FIGURES
+
+    with bad_input():
+        chosen = list(FIGURES) if not names or names == ["all"] else names
+        unknown = [n for n in chosen if n not in FIGURES]
+        if unknown:
+            raise ValueError(f"unknown figure {unknown[0]!r} (choose from {', '.join(FIGURES)} or all)")
+        for d in from_ or []:
+            if not d.is_dir():
+                raise ValueError(f"--from {str(d)!r} is not a directory")
+    suffix = "-quick" if quick else ""
+    runs_dir = out / "runs"
+    for name in chosen:
+        fig = FIGURES[name]
+        results, sources = {}, {}
+        for run_name, config in fig.runs(quick).items():
+            path, result = _find_or_run(run_name + suffix, config, runs_dir, from_ or [])
+            results[run_name], sources[run_name] = result, path
+        from figures import style
+
+        written = style.save(fig.draw(results), out, name + suffix, sources)
+        typer.echo(f"{name}: {', '.join(str(p) for p in written[:2])} — {fig.caption}")
+
+
+def _find_or_run(name: str, config, runs_dir: Path, extra: list[Path]):
+    """An earlier run of this name with this config, or a new one saved under runs_dir."""
+    from dynamics import load as load_sweep, run_sweep
+    from dynamics.sweep import SweepConfig
+    from robustness.experiment import load as load_robustness, run_robustness
+
+    sweep = isinstance(config, SweepConfig)
+    loader = load_sweep if sweep else load_robustness
+    for base in [runs_dir] + [d / "runs" for d in extra] + list(extra):
+        path = base / name
+        if (path / "run.json").is_file():
+            result = loader(path)
+            if result.config == config:
+                return path, result
+    with progress_bar(name) as update:
+        result = (run_sweep if sweep else run_robustness)(config, progress=update)
+    target = runs_dir / name
+    if target.exists():  # a run of the same name with another config: keep it, write beside it
+        target = runs_dir / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    result.save(target)
+    return target, result
+
+
 def report_sweep(result) -> None:
     s, spec = result.summary, result.config.spec
     product = spec.model == "product"

@@ -58,6 +58,7 @@ class Trajectories(NamedTuple):
     step: np.ndarray  # (M, R) int
     loss: np.ndarray  # (M, R)
     threshold: np.ndarray  # (M, R)
+    trace: np.ndarray  # (M, R, q): the model's trace(params) at each record; q = 0 without one
     sharpness: np.ndarray  # (M, R)
     steps_done: np.ndarray  # (M,) steps actually taken
     diverged_step: np.ndarray  # (M,) −1 if the member never diverged
@@ -108,7 +109,8 @@ def _member_fns(model: Model, lanczos_steps: int, stride: int):
     def measure(params, train, ritz):
         loss_fn = lambda p: model.loss(p, train)
         lam, ritz = sharpness(loss_fn, params, ritz, lanczos_steps)
-        return loss_fn(params), model.threshold(params), lam, ritz
+        trace = model.trace(params) if model.trace is not None else jnp.zeros((0,), lam.dtype)
+        return loss_fn(params), (model.threshold(params), trace), lam, ritz
 
     def step(carry, _, train, lr, horizon, cap):
         params, t, div = carry
@@ -194,7 +196,9 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
     loss_rec, thr_rec, sharp_rec = (np.full((n_members, n_records), np.nan) for _ in range(3))
     step_rec[:, 0] = 0
     loss_rec[:, 0] = np.asarray(loss0)[seed_index]
-    thr_rec[:, 0] = np.asarray(thr0)[seed_index]
+    thr_rec[:, 0] = np.asarray(thr0[0])[seed_index]
+    trace_rec = np.full((n_members, n_records, thr0[1].shape[-1]), np.nan)
+    trace_rec[:, 0] = np.asarray(thr0[1])[seed_index]
     sharp_rec[:, 0] = np.asarray(sharp0)[seed_index]
     n_rec = np.ones(n_members, dtype=np.int64)
     steps_done = np.zeros(n_members, dtype=np.int64)
@@ -233,12 +237,13 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
         pool = pool._replace(params=params, t=t, div=div, ritz=ritz)
         blocks += 1
         t_h, div_h = np.asarray(t), np.asarray(div)
-        loss_h, thr_h, lam_h = np.asarray(loss), np.asarray(thr), np.asarray(lam)
+        loss_h, thr_h, lam_h = np.asarray(loss), np.asarray(thr[0]), np.asarray(lam)
         live = np.flatnonzero(occupant >= 0)
         members = occupant[live]
         r = n_rec[members]
         step_rec[members, r] = t_h[live]
         loss_rec[members, r], thr_rec[members, r], sharp_rec[members, r] = loss_h[live], thr_h[live], lam_h[live]
+        trace_rec[members, r] = np.asarray(thr[1])[live]
         n_rec[members] += 1
         done_steps += int((t_h[live] - steps_done[members]).sum())
         steps_done[members] = t_h[live]
@@ -256,7 +261,7 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
 
     stacked = jax.tree_util.tree_map(lambda *a: np.stack(a), *final_params)
     observables, dead = _final_measurements(model, stacked, train, test, seed_index)
-    return Trajectories(step_rec, loss_rec, thr_rec, sharp_rec, steps_done, diverged_step, dead,
+    return Trajectories(step_rec, loss_rec, thr_rec, trace_rec, sharp_rec, steps_done, diverged_step, dead,
                         observables, np.asarray(sharp0), params0, stacked, useful_total, blocks * slots * stride,
                         slots, stride)
 

@@ -32,6 +32,7 @@ class Model(NamedTuple):
     threshold: Callable  # params -> scalar: b for relu/mean, mean b for mlp, y for product
     observables: Callable  # (params, test) -> dict of scalars, the final-state columns
     dead: Callable  # (params, train) -> bool: every ReLU unit inactive on the training data
+    trace: Callable | None = None  # params -> small vector recorded along trajectories (e.g. (x, y))
 
 
 @dataclass(frozen=True)
@@ -231,7 +232,8 @@ def product(spec: ModelSpec, dtype=jnp.float32) -> Model:
         return ProductParams(jnp.asarray(spec.x0, dtype), jnp.asarray(spec.y0, dtype))
 
     return Model("product", lambda key: ((), ()), init, lambda p, data: value(p.x * p.y), lambda p: p.y,
-                 lambda p, data: {"final_x": p.x, "final_y": p.y}, lambda p, data: jnp.asarray(False))
+                 lambda p, data: {"final_x": p.x, "final_y": p.y}, lambda p, data: jnp.asarray(False),
+                 lambda p: jnp.stack([p.x, p.y]))
 
 
 MODELS = {"relu": relu, "mlp": mlp, "mean": mean, "product": product}

@@ -2,7 +2,8 @@
 
 Files of a sweep directory (readable without this package):
   summary.csv        one row per (step size, seed): measurements, then `theory_*` predictions
-  trajectories.npz   records (members, records) of step, loss, threshold variable, sharpness
+  trajectories.npz   records (members, records) of step, loss, threshold variable, sharpness;
+                     trace (members, records, q) of the model's trace (x, y for product; q = 0 otherwise)
   run.json           config, theory, transition, versions, device, precision, git commit, wall time
 """
 from __future__ import annotations
@@ -90,7 +91,7 @@ class SweepResult(NamedTuple):
         return save(self, path)
 
 
-TRAJECTORY_FIELDS = ("step", "loss", "threshold", "sharpness")
+TRAJECTORY_FIELDS = ("step", "loss", "threshold", "sharpness", "trace")
 
 
 def run_sweep(config: SweepConfig, progress: Callable[[str, int, int], None] | None = None) -> SweepResult:
@@ -158,7 +159,7 @@ def _concat(parts):
     width = max(p["trajectories"]["step"].shape[1] for p in parts)
 
     def pad(a, fill):
-        return np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=fill)
+        return np.pad(a, ((0, 0), (0, width - a.shape[1])) + ((0, 0),) * (a.ndim - 2), constant_values=fill)
 
     trajectories = {k: np.concatenate([pad(p["trajectories"][k], -1 if k == "step" else np.nan)
                                        for p in parts]) for k in TRAJECTORY_FIELDS}

@@ -83,3 +83,10 @@ def test_robustness_end_to_end_writes_a_loadable_result(tmp_path):
     for col in ("width", "params", "seed", "train_mse", "noise_level", "fits_below_noise", "lip_lower",
                 "lip_upper", "lip_upper_method", "law_scale", "certified_bound"):
         assert col in header, col
+
+
+def test_figures_rejects_unknown_names_and_missing_run_dirs(tmp_path):
+    for args, needle in ((["nope"], "nope"), (["threshold", "--from", "missing"], "missing")):
+        r = eos("figures", *args, "--out", str(tmp_path / "f"), cwd=tmp_path)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and needle in r.stderr, r.stderr
+    assert os.listdir(tmp_path) == []

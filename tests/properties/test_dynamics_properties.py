@@ -67,7 +67,7 @@ def test_gd_on_a_quadratic_is_stable_exactly_below_two_over_lambda(curv, margin)
 
 @given(model=st.sampled_from(["relu", "mlp", "mean", "product"]), seed=st.integers(0, 10**6),
        lr=st.floats(0.001, 0.2), loss=losses)
-@settings(max_examples=12 * SCALE)
+@settings(max_examples=8 * SCALE)
 def test_engine_sharpness_equals_dense_hessian(model, seed, lr, loss):
     spec = ModelSpec(model=model, d=5, n=16, n_test=8, width=4, loss=loss, x0=0.4, y0=1.3)
     with jax.enable_x64(True):
@@ -125,7 +125,7 @@ def test_product_above_transition_self_stabilises_below_two_over_eta(loss, y0, r
 
 
 @given(d=st.integers(20, 400), seed=st.integers(0, 10**6), r=st.floats(0.05, 0.5))
-@settings(max_examples=15 * SCALE)
+@settings(max_examples=10 * SCALE)
 def test_mean_model_bias_below_transition_is_order_one_over_d(d, seed, r):
     """Below η* the mean model's bias ends near −(√(2π)/8)(a⁺₀ + a⁻₀)² (THEORY.md §1.3), O(1/d)."""
     eta = r * theory.threshold_lr_closed_form(d)
@@ -142,7 +142,7 @@ def test_mean_model_bias_below_transition_is_order_one_over_d(d, seed, r):
 
 @given(lrs=st.lists(st.floats(0.01, 0.5), min_size=2, max_size=5),
        horizons=st.lists(st.integers(1, 60), min_size=5, max_size=5), blowup=st.floats(3.0, 40.0))
-@settings(max_examples=10 * SCALE)
+@settings(max_examples=6 * SCALE)
 def test_pooled_sweep_equals_members_alone_and_divergence_is_isolated(lrs, horizons, blowup):
     m = make_model(ModelSpec(model="product", loss="quadratic", x0=0.3, y0=1.5), F64)
     lrs = np.array(lrs)

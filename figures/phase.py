@@ -1,0 +1,55 @@
+"""Phase diagram: located η* against d with 8π/d², and final bias over (η/η*_theory, d)."""
+from __future__ import annotations
+
+import numpy as np
+
+from matplotlib.ticker import NullFormatter
+
+from . import style
+
+
+def draw(sweeps: dict):
+    """sweeps: {d: SweepResult of the relu model with a grid of η/η*_theory shared across d}."""
+    fig, (ax_l, ax_h) = style.figure(style.FULL, 2.6, ncols=2)
+    ds = np.array(sorted(sweeps))
+    med = np.array([sweeps[d].transition["departure"]["median"] for d in ds])
+    lo = np.array([sweeps[d].transition["departure"]["min"] for d in ds])
+    hi = np.array([sweeps[d].transition["departure"]["max"] for d in ds])
+    ax_l.errorbar(ds, med, yerr=[med - lo, hi - med], fmt="o", color=style.PALETTE[0], label=r"located $\eta^*$ (median, range)")
+    grid = np.geomspace(ds.min() * 0.8, ds.max() * 1.25, 50)
+    ax_l.loglog(grid, 8 * np.pi / grid**2, "--", color="k", lw=0.8, label=r"$8\pi/d^2$")
+    for ax in (ax_l, ax_h):
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    ax_l.set_xlabel("dimension $d$")
+    ax_l.set_ylabel(r"critical step size $\eta^*$")
+    ax_l.legend(loc="upper right")
+    ratios = None
+    rows = []
+    for d in ds:
+        s = sweeps[d].summary
+        grid_rows = s["round"] == 0
+        r = s["lr"][grid_rows] / sweeps[d].theory["threshold_lr"]["closed_form"]
+        uniq = np.unique(np.round(r, 6))
+        ratios = uniq if ratios is None else ratios
+        rows.append([s["final_bias"][grid_rows][np.isclose(r, u, rtol=1e-5)].mean() for u in uniq])
+    image = np.array(rows)
+    mesh = ax_h.pcolormesh(_edges(ratios), _edges(ds.astype(float)), image, cmap="viridis", shading="flat")
+    ax_h.set_xscale("log")
+    ax_h.set_yscale("log")
+    ax_h.xaxis.set_minor_formatter(NullFormatter())
+    ax_h.yaxis.set_minor_formatter(NullFormatter())
+    ax_h.set_yticks(ds, [str(d) for d in ds])
+    ax_h.axvline(1.0, ls="--", color="w", lw=0.8)
+    ax_h.set_xlabel(r"$\eta\,/\,(8\pi/d^2)$")
+    ax_h.set_ylabel("dimension $d$")
+    fig.colorbar(mesh, ax=ax_h, label="final bias $b$ (mean over seeds)")
+    return fig
+
+
+def _edges(centres: np.ndarray) -> np.ndarray:
+    """Cell edges for a log-spaced axis: geometric midpoints, extended at both ends."""
+    logc = np.log(centres)
+    mids = (logc[1:] + logc[:-1]) / 2
+    step = np.diff(logc).mean() if len(logc) > 1 else 0.5
+    return np.exp(np.concatenate([[logc[0] - step / 2], mids, [logc[-1] + step / 2]]))
