@@ -74,3 +74,24 @@ def test_dead_network_is_flagged_and_is_not_a_divergence():
     assert not tr.dead[0]
     assert tr.dead[1] and tr.diverged_step[1] == -1
     assert tr.observables["final_bias"][1] < -3
+
+
+def test_sorted_relu_path_reproduces_dense_trajectories_in_float64():
+    lrs, seeds, horizons = [0.002, 0.02, 0.08], [0, 1, 0], [400, 200, 120]
+    runs = [run(make_model(ModelSpec(d=40, n=60, n_test=50, impl=impl), jnp.float64), lrs, seeds, horizons, stride=7)
+            for impl in ("sorted", "dense")]
+    fast, dense = runs
+    for name in ("loss", "threshold", "sharpness"):
+        np.testing.assert_allclose(getattr(fast, name), getattr(dense, name), rtol=1e-9, atol=1e-12, err_msg=name)
+    np.testing.assert_array_equal(fast.step, dense.step)
+
+
+def test_results_do_not_depend_on_the_pool_size():
+    m = make_model(SMALL, jnp.float32)
+    lrs = np.linspace(0.02, 0.6, 7)
+    horizons = np.maximum(1, np.round(3 / lrs)).astype(int)
+    outs = [engine.run(m, lrs, np.arange(7) % 2, horizons, config=engine.EngineConfig(stride=3, max_slots=k))
+            for k in (1, 3, 7)]
+    for other in outs[1:]:
+        np.testing.assert_array_equal(outs[0].loss, other.loss)
+        np.testing.assert_array_equal(outs[0].observables["final_bias"], other.observables["final_bias"])
