@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
 from . import style
@@ -25,16 +26,20 @@ def draw(paths, gaps: dict):
     ax_p.set_ylabel("$y$")
     ax_p.legend(loc="upper right")
     ax_p.set_title(rf"{paths[0].config.spec.loss}, $\eta$ = {eta:.3g}: starts (dots) to one end point")
+    handles = []
     for k, (loss, sweep) in enumerate(gaps.items()):
         s = sweep.summary
         above = s["lr"] > 1.05 * sweep.theory["threshold_lr"]["closed_form"]
         lr = s["lr"][above]
-        ax_g.loglog(lr, 2 / lr - s["final_sharpness"][above], "o", color=style.PALETTE[k], label=f"{loss} (measured)")
-        ax_g.loglog(lr, 2 / lr - s["theory_final_sharpness"][above], "-", color=style.PALETTE[k], lw=0.8,
-                    label=rf"{loss}: $\kappa^2\eta/(2c)$, slope 1")
+        ax_g.loglog(lr, 2 / lr - s["final_sharpness"][above], "o", color=style.PALETTE[k])
+        ax_g.loglog(lr, 2 / lr - s["theory_final_sharpness"][above], "-", color=style.PALETTE[k], lw=0.8)
+        handles.append(Line2D([], [], color=style.PALETTE[k], marker="o", lw=0.8, label=loss))
     ax_g.xaxis.set_minor_formatter(NullFormatter())
     ax_g.yaxis.set_minor_formatter(NullFormatter())
     ax_g.set_xlabel(r"step size $\eta$")
     ax_g.set_ylabel(r"gap $2/\eta - \ell''(0)\,y_\infty^2$")
-    ax_g.legend(loc="upper left", fontsize=6)
+    low, high = ax_g.get_ylim()
+    ax_g.set_ylim(low, high * 3)  # headroom: the legend sits above the data
+    ax_g.legend(handles=handles, loc="upper left", fontsize=6,
+                title=r"dots: measured; lines: $\kappa^2\eta/(2c)$ (slope 1)", title_fontsize=6)
     return fig
