@@ -18,7 +18,6 @@ another's numbers.
 from __future__ import annotations
 
 import heapq
-import math
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 

@@ -1,6 +1,5 @@
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from dynamics import engine
 from dynamics.models import ModelSpec, make_model
