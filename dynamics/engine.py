@@ -168,18 +168,17 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
     train, test = jax.jit(jax.vmap(model.sample))(data_keys)
     params0 = jax.jit(jax.vmap(model.init))(init_keys, train)
 
-    measure, advance = _member_fns(model, config.lanczos_steps, 1)
+    stride = config.stride or default_stride(horizons)
+    measure, advance = _member_fns(model, config.lanczos_steps, stride)
     flat0 = jax.vmap(lambda p: ravel_pytree(p)[0])(params0)
     loss0, thr0, sharp0, ritz0 = jax.jit(jax.vmap(measure))(params0, train, jnp.ones_like(flat0))
     cap0 = config.blowup * jnp.maximum(loss0, 1.0)
 
-    stride = config.stride or default_stride(horizons)
     per_member_bytes = sum(a[0].nbytes for a in jax.tree_util.tree_leaves(train)) + 16 * flat0[0].nbytes
     budget_slots = max(1, int(config.memory_mb * 2**20 // max(per_member_bytes, 1)))
     max_slots = config.max_slots or budget_slots
     slots = choose_slots(horizons, stride, max_slots, config.max_waste)
 
-    _, advance = _member_fns(model, config.lanczos_steps, stride)
     advance_pool = jax.jit(jax.vmap(advance))
 
     @jax.jit
@@ -206,10 +205,10 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
 
     queue = list(np.argsort(-horizons, kind="stable"))[::-1]  # pop() yields the longest first
     occupant = np.full(slots, -1, dtype=np.int64)
-    empty_pool = _Pool(_gather(params0, np.zeros(slots, int)), _gather(train, np.zeros(slots, int)),
-                       jnp.zeros(slots, dtype), jnp.zeros(slots, jnp.int32), jnp.zeros(slots, dtype),
-                       jnp.zeros(slots, jnp.int32), jnp.full(slots, -1, jnp.int32), ritz0[np.zeros(slots, int)])
-    pool = empty_pool
+    first = np.zeros(slots, int)  # empty slots hold seed 0's state with horizon 0: they never step
+    pool = _Pool(_gather(params0, first), _gather(train, first), jnp.zeros(slots, dtype),
+                 jnp.zeros(slots, jnp.int32), jnp.zeros(slots, dtype), jnp.zeros(slots, jnp.int32),
+                 jnp.full(slots, -1, jnp.int32), ritz0[first])
     useful_total = int(horizons.sum())
     done_steps = 0
     blocks = 0
