@@ -64,3 +64,15 @@ def test_float32_sweep_stays_float32():
     assert r.meta["precision"] == "float32"
     assert r.summary["final_loss"].dtype == np.float64  # stored as float64, computed in float32
     assert np.isfinite(r.summary["final_loss"]).all()
+
+
+def test_summary_csv_is_bit_identical_across_runs_and_pool_sizes(tmp_path):
+    from dynamics.engine import EngineConfig
+
+    spec = ModelSpec(d=16, n=40, n_test=50)
+    texts = []
+    for i, slots in enumerate((0, 0, 2)):
+        cfg = SweepConfig(spec=spec, lrs=tuple(np.linspace(0.02, 0.5, 5)), seeds=2, time=3.0,
+                          engine=EngineConfig(max_slots=slots))
+        texts.append((run_sweep(cfg).save(tmp_path / f"r{i}") / "summary.csv").read_bytes())
+    assert texts[0] == texts[1] == texts[2]
