@@ -271,7 +271,7 @@ def two_layer_bracket(p, x_data, key, *, sdp: bool = True, form: str = "neuron",
     f = lambda x: forward(p, x)
     soft = lambda x: jax.nn.softplus(smoothing * (p.w @ x + p.b)) @ p.a / smoothing + p.c
     low = lower_bound(f, x_data, key, f_smooth=soft, **lower_kw)
-    uppers = {"spectral": float(np.linalg.norm(a) * np.linalg.norm(w, 2)), "path": path_norm(w, a)}
+    uppers = {"spectral": spectral_product([w, a[None, :]]), "path": path_norm(w, a)}
     row = {"lip_spectral": uppers["spectral"], "lip_path": uppers["path"], "lip_sdp": math.nan,
            "lip_sdp_status": "skipped", "lip_sdp_time_s": 0.0}
     if sdp:
