@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dynamics import engine
-from dynamics.engine import EngineConfig, _member_fns
+from dynamics.engine import EngineConfig, member_block
 from dynamics.models import ModelSpec, make_model
 
 D, N, LAM = 200, 300, 3.0
@@ -86,7 +86,7 @@ def main():
         numpy_reference(x, y, member_lrs[i], int(h), np.array([float(p0.a_neg), float(p0.a_pos)]))
     numpy_rate = sub_h.sum() / (time.perf_counter() - t0)
 
-    _, advance = _member_fns(model, 20, STRIDE)
+    advance = member_block(model, 20, STRIDE)
     one = jax.jit(advance)
     flat = jnp.ones(3, jnp.float32)
     one(p0, train, 0.01, 1, 1e6, 0, -1, flat)[0].b.block_until_ready()  # compile

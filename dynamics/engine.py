@@ -102,8 +102,8 @@ def choose_slots(horizons: np.ndarray, stride: int, max_slots: int, max_waste: f
     return best
 
 
-def _member_fns(model: Model, lanczos_steps: int, stride: int):
-    """Per-member functions: measure (loss, threshold, sharpness) and advance one block."""
+def member_block(model: Model, lanczos_steps: int, stride: int):
+    """The per-member block: `stride` steps, then a measurement of (loss, threshold, trace, sharpness)."""
 
     def measure(params, train, ritz):
         loss_fn = lambda p: model.loss(p, train)
@@ -130,7 +130,7 @@ def _member_fns(model: Model, lanczos_steps: int, stride: int):
         loss, thr, lam, ritz = measure(params, train, ritz)
         return params, t, div, ritz, loss, thr, lam
 
-    return measure, advance
+    return advance
 
 
 class _Pool(NamedTuple):
@@ -169,11 +169,8 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
     params0 = jax.jit(jax.vmap(model.init))(init_keys, train)
 
     stride = config.stride or default_stride(horizons)
-    measure, advance = _member_fns(model, config.lanczos_steps, stride)
+    advance = member_block(model, config.lanczos_steps, stride)
     flat0 = jax.vmap(lambda p: ravel_pytree(p)[0])(params0)
-    loss0, thr0, sharp0, ritz0 = jax.jit(jax.vmap(measure))(params0, train, jnp.ones_like(flat0))
-    cap0 = config.blowup * jnp.maximum(loss0, 1.0)
-
     per_member_bytes = sum(a[0].nbytes for a in jax.tree_util.tree_leaves(train)) + 16 * flat0[0].nbytes
     budget_slots = max(1, int(config.memory_mb * 2**20 // max(per_member_bytes, 1)))
     max_slots = config.max_slots or budget_slots
@@ -182,12 +179,34 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
     advance_pool = jax.jit(jax.vmap(advance))
 
     @jax.jit
-    def load(pool: _Pool, mask, seed_idx, lr, horizon):
+    def load(pool: _Pool, mask, seed_idx, lr, horizon, cap, ritz):
         fresh = _Pool(_gather(params0, seed_idx), _gather(train, seed_idx), lr.astype(dtype),
-                      horizon, cap0[seed_idx], jnp.zeros_like(horizon), jnp.full_like(horizon, -1),
-                      ritz0[seed_idx])
+                      horizon, cap[seed_idx], jnp.zeros_like(horizon), jnp.full_like(horizon, -1), ritz[seed_idx])
         pick = lambda new, old: jnp.where(mask.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
         return jax.tree_util.tree_map(pick, fresh, pool)
+
+    def run_pool(pool):
+        params, t, div, ritz, loss, thr, lam = advance_pool(
+            pool.params, pool.train, pool.lr, pool.horizon, pool.cap, pool.t, pool.div, pool.ritz)
+        return pool._replace(params=params, t=t, div=div, ritz=ritz), loss, thr, lam
+
+    first = np.zeros(slots, int)  # empty slots hold seed 0's state with horizon 0: they never step
+    zeros = jnp.zeros(slots, jnp.int32)
+    empty = _Pool(_gather(params0, first), _gather(train, first), jnp.zeros(slots, dtype), zeros,
+                  jnp.zeros(slots, dtype), zeros, zeros - 1, jnp.ones((slots,) + flat0.shape[1:], dtype))
+
+    # The state at initialisation, measured by the same program with horizon 0 (nothing
+    # steps), so that no separate measurement program is compiled.
+    initial = []
+    no_cap, start = jnp.full(len(seed_values), jnp.inf, dtype), jnp.ones_like(flat0)
+    for lo in range(0, len(seed_values), slots):
+        idx = np.minimum(np.arange(lo, lo + slots), len(seed_values) - 1)
+        pool, loss, thr, lam = run_pool(load(empty, jnp.ones(slots, bool), jnp.asarray(idx), jnp.zeros(slots),
+                                             zeros, no_cap, start))
+        initial.append(jax.tree_util.tree_map(lambda a: np.asarray(a)[: len(seed_values) - lo],
+                                              (loss, thr, lam, pool.ritz)))
+    loss0, thr0, sharp0, ritz0 = jax.tree_util.tree_map(lambda *a: np.concatenate(a), *initial)
+    cap0 = config.blowup * np.maximum(loss0, 1.0)
 
     n_records = int(np.max(-(-horizons // stride))) + 1
     step_rec = np.full((n_members, n_records), -1, dtype=np.int64)
@@ -205,10 +224,7 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
 
     queue = list(np.argsort(-horizons, kind="stable"))[::-1]  # pop() yields the longest first
     occupant = np.full(slots, -1, dtype=np.int64)
-    first = np.zeros(slots, int)  # empty slots hold seed 0's state with horizon 0: they never step
-    pool = _Pool(_gather(params0, first), _gather(train, first), jnp.zeros(slots, dtype),
-                 jnp.zeros(slots, jnp.int32), jnp.zeros(slots, dtype), jnp.zeros(slots, jnp.int32),
-                 jnp.full(slots, -1, jnp.int32), ritz0[first])
+    pool = empty
     useful_total = int(horizons.sum())
     done_steps = 0
     blocks = 0
@@ -226,13 +242,12 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
         lr = np.zeros(slots)
         hor = np.zeros(slots, np.int32)
         idx[take], lr[take], hor[take] = seed_index[members], lrs[members], horizons[members]
-        return load(pool, jnp.asarray(mask), jnp.asarray(idx), jnp.asarray(lr), jnp.asarray(hor))
+        return load(pool, jnp.asarray(mask), jnp.asarray(idx), jnp.asarray(lr), jnp.asarray(hor), cap0, ritz0)
 
     pool = refill(pool)
     while (occupant >= 0).any():
-        params, t, div, ritz, loss, thr, lam = advance_pool(
-            pool.params, pool.train, pool.lr, pool.horizon, pool.cap, pool.t, pool.div, pool.ritz)
-        pool = pool._replace(params=params, t=t, div=div, ritz=ritz)
+        pool, loss, thr, lam = run_pool(pool)
+        params, t, div = pool.params, pool.t, pool.div
         blocks += 1
         t_h, div_h = np.asarray(t), np.asarray(div)
         loss_h, thr_h, lam_h = np.asarray(loss), np.asarray(thr[0]), np.asarray(lam)

@@ -49,7 +49,7 @@ class ModelSpec:
     loss: str = "logcosh"  # product-model loss
     x0: float = 0.5  # product-model start
     y0: float = 2.0
-    impl: str = "sorted"  # relu: "sorted" (O(n log d) a step) or "dense" (O(n d) reference)
+    impl: str = "sorted"  # relu: "sorted" (coordinates ranked once, O(n) a step) or "dense" (O(n d) reference)
 
     def __post_init__(self):
         if self.model not in MODELS:
@@ -76,12 +76,24 @@ class ReluParams(NamedTuple):
     b: jax.Array
 
 
-class SortedSamples(NamedTuple):
-    """Each sample's coordinates sorted, s (n, d), with prefix sums P (n, d+1), P[:, 0] = 0."""
+class RankedCoordinates(NamedTuple):
+    """All n·d training coordinates in one increasing order v, cut into blocks of B.
 
-    s: jax.Array
-    prefix: jax.Array
-    y: jax.Array
+    owner[m] is the sample of v[m]; count[c, j] and total[c, j] are how many of sample j's
+    coordinates lie in the first c blocks, and their sum; last[c] is the last value of block c.
+    v is padded with +inf (owner 0) to whole blocks plus one spare block.
+    """
+
+    last: jax.Array  # (C,)
+    v: jax.Array  # ((C + 1) B,)
+    owner: jax.Array  # ((C + 1) B,) int32
+    count: jax.Array  # (C + 1, n)
+    total: jax.Array  # (C + 1, n)
+    row_sum: jax.Array  # (n,) Σ_i x_ji
+    y: jax.Array  # (n,)
+
+
+RANK_BLOCK = 64  # B: a step reads one block per threshold; memory is 2 (n d / B) n numbers per seed
 
 
 def sparse_coding_split(key, spec: ModelSpec, dtype):
@@ -98,22 +110,56 @@ def relu_sums_dense(x, b):
     return jnp.sum(jax.nn.relu(b - x), -1), jnp.sum(jax.nn.relu(x + b), -1)
 
 
-def relu_sums_sorted(s, prefix, b):
-    """The same sums from sorted rows s with prefix sums, in O(log d) per row.
+def rank_coordinates(x, y, block: int = RANK_BLOCK) -> RankedCoordinates:
+    """The RankedCoordinates of samples x (n, d) with labels y: one sort, O(n d log(n d))."""
+    n, d = x.shape
+    order = jnp.argsort(x.reshape(-1))
+    blocks = -(-n * d // block)
+    pad = (blocks + 1) * block - n * d
+    v = jnp.concatenate([x.reshape(-1)[order], jnp.full((pad,), jnp.inf, x.dtype)])
+    owner = jnp.concatenate([(order // d).astype(jnp.int32), jnp.zeros((pad,), jnp.int32)])
+    cell = (jnp.arange(blocks * block) // block) * n + owner[: blocks * block]
+    real = jnp.isfinite(v[: blocks * block])
 
-    With k = #{i : s_i ≤ −b},  Σ ReLU(s_i + b) = (P_d − P_k) + (d − k) b;
-    with k' = #{i : s_i < b},  Σ ReLU(b − s_i) = k' b − P_k'.
-    The counts are constants to autodiff, so gradients and Hessians equal the dense ones
-    (ReLU'(0) = 0 in both).
+    def cumulative(values):
+        per_block = jax.ops.segment_sum(jnp.where(real, values, 0), cell, blocks * n).reshape(blocks, n)
+        return jnp.concatenate([jnp.zeros((1, n), x.dtype), jnp.cumsum(per_block, axis=0)])
+
+    return RankedCoordinates(v[block - 1: blocks * block: block], v, owner,
+                             cumulative(jnp.ones_like(v[: blocks * block])), cumulative(v[: blocks * block]),
+                             jnp.sum(x, axis=-1), y)
+
+
+def _below(r: RankedCoordinates, t, strict: bool):
+    """Per sample j: (#{i : x_ji ≤ t}, Σ of those x_ji), or with < if strict. O(n + B + log(n d / B)).
+
+    Whole blocks come from the stored counts and sums; only the block holding t is read
+    value by value. Every value of block c lies above last[c−1] and at most last[c], so the
+    blocks wholly below t are the first searchsorted(last, t) of them.
     """
-    d = s.shape[-1]
-    search = jax.vmap(jnp.searchsorted, in_axes=(0, None, None))
-    k_pos = search(s, -b, "right")
-    k_neg = search(s, b, "left")
-    at = lambda k: jnp.take_along_axis(prefix, k[:, None], axis=-1)[:, 0]
-    pos = (prefix[:, d] - at(k_pos)) + (d - k_pos).astype(s.dtype) * b
-    neg = k_neg.astype(s.dtype) * b - at(k_neg)
-    return neg, pos
+    block = r.v.shape[0] // (r.last.shape[0] + 1)
+    n = r.count.shape[1]
+    c = jnp.searchsorted(r.last, t, side="left" if strict else "right")
+    v = jax.lax.dynamic_slice(r.v, (c * block,), (block,))
+    owner = jax.lax.dynamic_slice(r.owner, (c * block,), (block,))
+    inside = v < t if strict else v <= t
+    k = r.count[c] + jax.ops.segment_sum(inside.astype(v.dtype), owner, n)
+    total = r.total[c] + jax.ops.segment_sum(jnp.where(inside, v, 0), owner, n)
+    return k, total
+
+
+def relu_sums_ranked(r: RankedCoordinates, b):
+    """(Σ_i ReLU(−x_i + b), Σ_i ReLU(x_i + b)) for every sample, exactly, in O(n + B + log(n d)).
+
+    With k = #{i : x_i ≤ −b} and S its sum,  Σ ReLU(x_i + b) = (Σ_i x_i − S) + (d − k) b;
+    with k' = #{i : x_i < b} and S',         Σ ReLU(b − x_i) = k' b − S'.
+    The counts are constants to autodiff, so gradients and Hessians equal the dense ones
+    (ReLU'(0) = 0 in both: a coordinate exactly at the kink counts as inactive).
+    """
+    k_pos, s_pos = _below(r, -b, strict=False)
+    k_neg, s_neg = _below(r, b, strict=True)
+    d = r.count[-1]  # = d for every sample
+    return k_neg * b - s_neg, (r.row_sum - s_pos) + (d - k_pos) * b
 
 
 def _relu_output(p: ReluParams, x):
@@ -126,9 +172,7 @@ def relu(spec: ModelSpec, dtype=jnp.float32) -> Model:
 
     def sample_sorted(key):
         train, test = sparse_coding_split(key, spec, dtype)
-        s = jnp.sort(train.x, axis=-1)
-        prefix = jnp.concatenate([jnp.zeros_like(s[:, :1]), jnp.cumsum(s, axis=-1)], axis=-1)
-        return SortedSamples(s, prefix, train.y), test
+        return rank_coordinates(train.x, train.y), test
 
     def init(key, data):
         a = jax.random.normal(key, (2,), dtype) * math.sqrt(1.0 / (2 * d))
@@ -136,11 +180,12 @@ def relu(spec: ModelSpec, dtype=jnp.float32) -> Model:
 
     if spec.impl == "sorted":
         def loss(p, data):
-            neg, pos = relu_sums_sorted(data.s, data.prefix, p.b)
+            neg, pos = relu_sums_ranked(data, p.b)
             return jnp.mean(logistic(data.y * (p.a_neg * neg + p.a_pos * pos)))
 
         def dead(p, data):
-            return p.b <= jnp.minimum(-jnp.max(data.s[:, -1]), jnp.min(data.s[:, 0]))
+            largest = jnp.max(jnp.where(jnp.isfinite(data.v), data.v, -jnp.inf))
+            return p.b <= jnp.minimum(-largest, data.v[0])
 
         sample = sample_sorted
     else:

@@ -75,7 +75,7 @@ def test_dead_network_is_flagged_and_is_not_a_divergence():
     assert tr.observables["final_bias"][1] < -3
 
 
-def test_sorted_relu_path_reproduces_dense_trajectories_in_float64():
+def test_ranked_relu_path_reproduces_dense_trajectories_in_float64():
     lrs, seeds, horizons = [0.002, 0.02, 0.08], [0, 1, 0], [400, 200, 120]
     runs = [run(make_model(ModelSpec(d=40, n=60, n_test=50, impl=impl), jnp.float64), lrs, seeds, horizons, stride=7)
             for impl in ("sorted", "dense")]

@@ -7,7 +7,7 @@ import pytest
 
 from dynamics import theory
 from dynamics.data import sparse_coding
-from dynamics.models import ModelSpec, ReluParams, make_model, relu_sums_dense, relu_sums_sorted
+from dynamics.models import ModelSpec, ReluParams, make_model, rank_coordinates, relu_sums_dense, relu_sums_ranked
 from dynamics.sharpness import dense_sharpness
 
 
@@ -20,16 +20,19 @@ def test_sparse_coding_has_one_signal_coordinate_per_sample():
     assert abs(float(jnp.std(noise)) - 1.0) < 0.05
 
 
-@pytest.mark.parametrize("b", [-2.5, -0.7, 0.0, 0.4])
-def test_sorted_relu_sums_equal_dense(b):
+@pytest.mark.parametrize("block", [1, 7, 64, 2000])
+@pytest.mark.parametrize("b", [-9.0, -2.5, -0.7, 0.0, 0.4, 9.0])
+def test_ranked_relu_sums_and_their_slopes_equal_dense(b, block):
     x = jax.random.normal(jax.random.key(1), (30, 17), dtype=jnp.float64)
-    s = jnp.sort(x, axis=-1)
-    prefix = jnp.concatenate([jnp.zeros((30, 1)), jnp.cumsum(s, axis=-1)], axis=-1)
-    for dense, fast in zip(relu_sums_dense(x, b), relu_sums_sorted(s, prefix, jnp.asarray(b))):
+    x = x.at[3, 4].set(-b).at[5, 6].set(b)  # coordinates exactly at both kinks
+    r = rank_coordinates(x, jnp.ones(30), block)
+    for dense, fast in zip(relu_sums_dense(x, b), relu_sums_ranked(r, jnp.asarray(b))):
         np.testing.assert_allclose(fast, dense, rtol=1e-12, atol=1e-12)
+    slope = lambda f: jax.jacfwd(lambda c: jnp.stack(f(c)))(jnp.asarray(b))
+    np.testing.assert_array_equal(slope(lambda c: relu_sums_ranked(r, c)), slope(lambda c: relu_sums_dense(x, c)))
 
 
-def test_sorted_relu_loss_gradient_and_hessian_equal_dense():
+def test_ranked_relu_loss_gradient_and_hessian_equal_dense():
     models = [make_model(ModelSpec(d=15, n=40, impl=impl), jnp.float64) for impl in ("sorted", "dense")]
     key = jax.random.key(2)
     p = ReluParams(jnp.asarray(0.3), jnp.asarray(-0.2), jnp.asarray(-0.45))
@@ -37,7 +40,7 @@ def test_sorted_relu_loss_gradient_and_hessian_equal_dense():
     for m in models:
         train, _ = m.sample(key)
         f = lambda q: m.loss(q, train)
-        values.append((f(p), jax.grad(f)(p), dense_sharpness(f, p)))
+        values.append(jax.jit(lambda q: (f(q), jax.grad(f)(q), dense_sharpness(f, q)))(p))
     (l1, g1, h1), (l2, g2, h2) = values
     assert abs(l1 - l2) < 1e-12
     np.testing.assert_allclose(np.array(g1), np.array(g2), rtol=1e-10)
