@@ -7,6 +7,7 @@ exit code 2, before anything is computed or written.
 from __future__ import annotations
 
 import math
+import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -109,6 +110,7 @@ def check_out(out: Path) -> None:
 
 @app.command()
 def sweep(
+    ctx: typer.Context,
     lr: str = typer.Option("0.01:1.0", help="Step sizes: A:B (64 points), A:B:N, or a,b,c."),
     log: bool = typer.Option(False, "--log", help="Geometric spacing for A:B ranges."),
     model: str = typer.Option("relu", help="relu | mlp | mean | product."),
@@ -129,28 +131,92 @@ def sweep(
                                  "gradient-flow value by more than margin·max(1, |value|)."),
     stride: int = typer.Option(0, help="Steps between records and sharpness measurements (0: automatic)."),
     slots: int = typer.Option(0, help="Members computed at once (0: automatic)."),
+    chunk: int = typer.Option(64, help="Members per chunk; each finished chunk is kept on disk at once."),
+    devices: int = typer.Option(0, help="Devices to shard the members over (0: all visible)."),
     impl: str = typer.Option("sorted", help="relu implementation: sorted (fast, exact) | dense."),
     x64: bool = typer.Option(False, "--x64", help="float64 instead of float32."),
     out: Optional[Path] = typer.Option(None, help="Output directory (default: runs/sweep-TIMESTAMP)."),
+    resume: Optional[Path] = typer.Option(None, help="Finish the interrupted sweep in this directory, "
+                                          "recomputing only its missing chunks (takes no other options)."),
+    distributed: bool = typer.Option(False, "--distributed", help="Multi-host: jax.distributed.initialize() "
+                                     "from the environment (see README)."),
 ):
     """Gradient descent over a grid of step sizes and seeds; locate η* and compare it with theory."""
     from dynamics import engine as eng
+    from dynamics.checkpoint import ChunkStore
+    from dynamics.files import read_json, write_atomically, write_json
     from dynamics.models import ModelSpec
-    from dynamics.sweep import SweepConfig, run_sweep
+    from dynamics.sweep import SweepConfig, run_sweep, write_files
+
+    if distributed:
+        start_distributed()
+    import jax
 
     with bad_input():
-        lrs = parse_range(lr, "--lr", log, 64)
-        spec = ModelSpec(model=model, d=d, n=n, lam=lam, sigma=sigma, n_test=n_test, width=width, loss=loss,
-                         x0=x0, y0=y0, impl=impl)
-        config = SweepConfig(spec=spec, lrs=tuple(lrs), seeds=seeds, steps=steps, time=time_, refine=refine,
-                             margin=margin, x64=x64, engine=eng.EngineConfig(stride=stride, max_slots=slots))
-        out = out or default_out(f"sweep-{model}")
-        check_out(out)
-    with progress_bar("sweep") as update:
-        result = run_sweep(config, progress=update)
-    result.save(out)
+        if resume is not None:
+            given = [p.opts[0] for p in ctx.command.params if p.name not in ("resume", "distributed")
+                     and ctx.get_parameter_source(p.name).name == "COMMANDLINE"]
+            if given:
+                raise ValueError(f"--resume takes its configuration from {str(resume)!r}; drop {given[0]}")
+            if (resume / "run.json").is_file():
+                raise ValueError(f"--resume {str(resume)!r}: that sweep is already complete")
+            if not (resume / SWEEP_STATE).is_file():
+                raise ValueError(f"--resume {str(resume)!r}: no interrupted sweep there (no {SWEEP_STATE})")
+            config = SweepConfig.from_dict(read_json(resume / SWEEP_STATE)[0]["config"])
+            out = resume
+        else:
+            lrs = parse_range(lr, "--lr", log, 64)
+            spec = ModelSpec(model=model, d=d, n=n, lam=lam, sigma=sigma, n_test=n_test, width=width, loss=loss,
+                             x0=x0, y0=y0, impl=impl)
+            config = SweepConfig(spec=spec, lrs=tuple(lrs), seeds=seeds, steps=steps, time=time_, refine=refine,
+                                 margin=margin, chunk=chunk, x64=x64,
+                                 engine=eng.EngineConfig(stride=stride, max_slots=slots, devices=devices))
+            out = out or default_out(f"sweep-{model}")
+            check_out(out)
+        eng.member_devices(config.engine.devices)
+    lead = jax.process_index() == 0  # in a multi-host run, the first process writes and reports
+    if resume is None and lead:
+        write_atomically(out, lambda tmp: write_json(tmp / SWEEP_STATE, {"kind": "sweep", "config": config.to_dict()}))
+    store = ChunkStore(out / "chunks", writable=lead)
+    try:
+        with progress_bar("sweep") as update:
+            result = run_sweep(config, progress=update, store=store)
+    except KeyboardInterrupt:
+        kept = len(store.keys())
+        typer.echo(f"interrupted: {kept} finished chunk{'s' * (kept != 1)} kept in {out}/chunks; "
+                   f"finish with: eos sweep --resume {out}", err=True)
+        raise typer.Exit(130)
+    if not lead:
+        return
+    write_files(result, out)
+    shutil.rmtree(out / "chunks", ignore_errors=True)
+    (out / SWEEP_STATE).unlink(missing_ok=True)
     report_sweep(result)
-    typer.echo(f"wrote {out}/ (summary.csv, trajectories.npz, run.json) in {result.meta['wall_time_s']:.1f} s")
+    resumed = f"; {result.meta['resumed_chunks']} chunks read from the interrupted run" if resume else ""
+    typer.echo(f"wrote {out}/ (summary.csv, trajectories.npz, run.json) in {result.meta['wall_time_s']:.1f} s"
+               + resumed)
+
+
+SWEEP_STATE = "sweep.json"  # an unfinished sweep's config; finished chunks lie in chunks/
+
+
+def start_distributed() -> None:
+    """jax.distributed.initialize() with the coordinator from the environment.
+
+    JAX_COORDINATOR_ADDRESS (host:port of process 0) is read by JAX itself; JAX_NUM_PROCESSES and
+    JAX_PROCESS_ID are passed on when set. Without them JAX detects SLURM, Open MPI and other
+    cluster managers.
+    """
+    import os
+
+    import jax
+
+    kw = {name: int(os.environ[env]) for name, env in (("num_processes", "JAX_NUM_PROCESSES"),
+                                                        ("process_id", "JAX_PROCESS_ID")) if env in os.environ}
+    try:
+        jax.distributed.initialize(**kw)
+    except (ValueError, RuntimeError) as e:
+        raise BadInput(f"--distributed: {e}") from None
 
 
 @app.command()
@@ -348,7 +414,7 @@ def main() -> None:
     """Entry point: one-line errors with exit code 2, never a traceback for bad input."""
     use_compilation_cache()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns typer.Exit's code instead of raising it here
     except BadInput as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)
@@ -362,6 +428,8 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as e:
         sys.exit(e.exit_code)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ another's numbers.
 """
 from __future__ import annotations
 
+import functools
 import heapq
+import math
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
@@ -34,13 +36,14 @@ from .sharpness import sharpness
 class EngineConfig:
     stride: int = 0  # steps between records (and sharpness measurements); 0 = automatic
     max_slots: int = 0  # members computed at once; 0 = automatic (memory budget and waste)
-    memory_mb: float = 512.0  # budget for the pool's training data
+    memory_mb: float = 512.0  # budget for the pool's training data, per device
     max_waste: float = 0.2  # target for wasted / useful member-steps
     lanczos_steps: int = 20
     blowup: float = 1e6  # loss > blowup · max(L₀, 1) counts as divergence
+    devices: int = 0  # devices the member axis is sharded over; 0 = all of jax.devices()
 
     def __post_init__(self):
-        for name in ("stride", "max_slots"):
+        for name in ("stride", "max_slots", "devices"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)!r}")
         if self.lanczos_steps < 1:
@@ -82,12 +85,22 @@ def default_stride(horizons: np.ndarray) -> int:
     return stride if stride % 2 else stride - 1
 
 
+def finish_blocks(horizons: np.ndarray, stride: int, slots: int) -> np.ndarray:
+    """The block after which each member finishes in a refilled pool of `slots`, longest first
+    (the engine's schedule, simulated; divergence can only make a member finish earlier)."""
+    horizons = np.asarray(horizons)
+    blocks = -(-horizons // stride)
+    free_at = [0] * slots
+    finish = np.zeros(len(horizons), np.int64)
+    for m in np.argsort(-horizons, kind="stable"):
+        finish[m] = heapq.heappop(free_at) + blocks[m]
+        heapq.heappush(free_at, finish[m])
+    return finish
+
+
 def schedule_blocks(blocks_needed: np.ndarray, slots: int) -> int:
     """Blocks the refilled pool runs for members needing `blocks_needed` blocks, longest first."""
-    free_at = [0] * slots
-    for b in sorted(blocks_needed.tolist(), reverse=True):
-        heapq.heappush(free_at, heapq.heappop(free_at) + b)
-    return max(free_at)
+    return int(finish_blocks(blocks_needed, 1, slots).max(initial=0))
 
 
 def choose_slots(horizons: np.ndarray, stride: int, max_slots: int, max_waste: float) -> int:
@@ -148,63 +161,136 @@ def _gather(tree, index):
     return jax.tree_util.tree_map(lambda a: a[index], tree)
 
 
+def _load(pool: _Pool, mask, seed_idx, lr, horizon, params0, train, cap, ritz) -> _Pool:
+    """Put fresh members (seed_idx, lr, horizon) into the slots where mask is set."""
+    fresh = _Pool(_gather(params0, seed_idx), _gather(train, seed_idx), lr.astype(pool.lr.dtype), horizon,
+                  cap[seed_idx], jnp.zeros_like(horizon), jnp.full_like(horizon, -1), ritz[seed_idx])
+    pick = lambda new, old: jnp.where(mask.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
+    return jax.tree_util.tree_map(pick, fresh, pool)
+
+
+class _Programs(NamedTuple):
+    sample: Callable
+    init: Callable
+    advance: Callable
+    load: Callable
+    observables: Callable
+    dead: Callable
+
+
+@functools.lru_cache(maxsize=4)
+def _programs(model: Model, lanczos_steps: int, stride: int) -> _Programs:
+    """The compiled programs of one (model, stride), kept so that repeated runs (a sweep's
+    chunks and rounds) compile once per shape instead of once per call."""
+    return _Programs(jax.jit(model.sample), jax.jit(model.init),
+                     jax.jit(jax.vmap(member_block(model, lanczos_steps, stride))), jax.jit(_load),
+                     jax.jit(jax.vmap(model.observables, in_axes=(0, None))),
+                     jax.jit(jax.vmap(model.dead, in_axes=(0, None))))
+
+
+def member_devices(count: int = 0) -> list:
+    """The devices the member axis is sharded over: the first `count` of jax.devices() (0: all)."""
+    devices = jax.devices()
+    if count < 0 or count > len(devices):
+        raise ValueError(f"devices must be between 0 (all) and {len(devices)} here, got {count}")
+    return devices[: count or len(devices)]
+
+
+def _to_devices(tree, sharding):
+    """Host arrays as global arrays with `sharding` (works across processes: each supplies its part)."""
+    def put(a):
+        a = np.asarray(a)
+        return jax.make_array_from_callback(a.shape, sharding, lambda index: a[index])
+    return jax.tree_util.tree_map(put, tree)
+
+
+def _to_host(tree):
+    if jax.process_count() == 1:
+        return jax.tree_util.tree_map(np.asarray, tree)
+    from jax.experimental import multihost_utils
+    return jax.tree_util.tree_map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
+
+
+def _stack(trees):
+    return jax.tree_util.tree_map(lambda *a: np.stack(a), *trees)
+
+
+def pool_slots(model: Model, horizons, stride: int, config: EngineConfig, dtype=jnp.float32) -> int:
+    """Members each device holds: within the memory budget, and the largest pool whose simulated
+    waste on `horizons` stays under max_waste."""
+    key = jax.random.key(0)
+    train = jax.eval_shape(lambda k: model.sample(k)[0], key)
+    params = jax.eval_shape(model.init, key, train)
+    size = lambda tree: sum(math.prod(a.shape) * jnp.dtype(a.dtype).itemsize for a in jax.tree_util.tree_leaves(tree))
+    per_member = size(train) + 16 * size(params)
+    budget = max(1, int(config.memory_mb * 2**20 // max(per_member, 1)))
+    return choose_slots(np.asarray(horizons), stride, config.max_slots or budget, config.max_waste)
+
+
 def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: EngineConfig = EngineConfig(),
-        progress: Callable[[int, int], None] | None = None) -> Trajectories:
+        slots: int | None = None, progress: Callable[[int, int], None] | None = None,
+        groups: list | None = None, on_group: Callable[[int, Trajectories], None] | None = None) -> Trajectories:
     """Run gradient descent for members (lrs[i], seeds[i]) for horizons[i] steps each.
 
     Members that share a seed share data (key fold 0) and initialisation (key fold 1),
     so step sizes are compared on the same problem. `progress(done, total)` is called
-    after each block with useful member-steps.
+    after each block with useful member-steps. `groups` partitions the member indices; as soon
+    as every member of group g has finished, `on_group(g, its Trajectories)` is called (its
+    computed_steps is 0: the pool's work is counted for the whole run only), so that finished
+    work can be kept while the rest runs on in the same pool.
+
+    Each of `config.devices` devices holds `slots` members (default: pool_slots for these
+    horizons). XLA may compile a different batch size into different code, so bit-identical
+    numbers need the same `slots`; given that, they do not depend on the device count, on
+    which members share a run, or on their order (members never interact).
     """
     lrs = np.asarray(lrs, dtype=np.float64)
     horizons = np.asarray(horizons, dtype=np.int64)
     seeds = np.asarray(seeds, dtype=np.int64)
     n_members = len(lrs)
     seed_values, seed_index = np.unique(seeds, return_inverse=True)
-
-    keys = jax.vmap(jax.random.key)(jnp.asarray(seed_values))
-    data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 0))(keys)
-    init_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
-    train, test = jax.jit(jax.vmap(model.sample))(data_keys)
-    params0 = jax.jit(jax.vmap(model.init))(init_keys, train)
-
     stride = config.stride or default_stride(horizons)
-    advance = member_block(model, config.lanczos_steps, stride)
-    flat0 = jax.vmap(lambda p: ravel_pytree(p)[0])(params0)
-    per_member_bytes = sum(a[0].nbytes for a in jax.tree_util.tree_leaves(train)) + 16 * flat0[0].nbytes
-    budget_slots = max(1, int(config.memory_mb * 2**20 // max(per_member_bytes, 1)))
-    max_slots = config.max_slots or budget_slots
-    slots = choose_slots(horizons, stride, max_slots, config.max_waste)
+    prog = _programs(model, config.lanczos_steps, stride)
 
-    advance_pool = jax.jit(jax.vmap(advance))
+    # One seed at a time: the same program whatever the number of seeds, so a member's data
+    # never depends on which other seeds share its run.
+    keys = [jax.random.key(int(s)) for s in seed_values]
+    samples = [prog.sample(jax.random.fold_in(k, 0)) for k in keys]
+    train, test = _stack([tr for tr, _ in samples]), _stack([te for _, te in samples])
+    params0 = _stack([prog.init(jax.random.fold_in(k, 1), tr) for k, (tr, _) in zip(keys, samples)])
+    flat0 = np.stack([np.asarray(ravel_pytree(_gather(params0, i))[0]) for i in range(len(seed_values))])
 
-    @jax.jit
-    def load(pool: _Pool, mask, seed_idx, lr, horizon, cap, ritz):
-        fresh = _Pool(_gather(params0, seed_idx), _gather(train, seed_idx), lr.astype(dtype),
-                      horizon, cap[seed_idx], jnp.zeros_like(horizon), jnp.full_like(horizon, -1), ritz[seed_idx])
-        pick = lambda new, old: jnp.where(mask.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
-        return jax.tree_util.tree_map(pick, fresh, pool)
+    devices = member_devices(config.devices)
+    mesh = jax.sharding.Mesh(np.array(devices), ("members",))
+    split = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("members"))
+    whole = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    slots = (slots or pool_slots(model, horizons, stride, config, dtype)) * len(devices)
+
+    tables = _to_devices((params0, train), whole)
+    first = np.zeros(slots, int)  # empty slots hold seed 0's state with horizon 0: they never step
+    empty = _to_devices(_Pool(_gather(params0, first), _gather(train, first), np.zeros(slots, dtype),
+                              np.zeros(slots, np.int32), np.zeros(slots, dtype), np.zeros(slots, np.int32),
+                              np.full(slots, -1, np.int32), np.ones((slots,) + flat0.shape[1:], dtype)), split)
+
+    def load(pool, mask, idx, lr, hor, cap, ritz):
+        host = (mask, idx.astype(np.int32), lr.astype(dtype), hor.astype(np.int32))
+        return prog.load(pool, *_to_devices(host, split), *tables, *_to_devices((cap.astype(dtype), ritz), whole))
 
     def run_pool(pool):
-        params, t, div, ritz, loss, thr, lam = advance_pool(
+        params, t, div, ritz, loss, thr, lam = prog.advance(
             pool.params, pool.train, pool.lr, pool.horizon, pool.cap, pool.t, pool.div, pool.ritz)
         return pool._replace(params=params, t=t, div=div, ritz=ritz), loss, thr, lam
-
-    first = np.zeros(slots, int)  # empty slots hold seed 0's state with horizon 0: they never step
-    zeros = jnp.zeros(slots, jnp.int32)
-    empty = _Pool(_gather(params0, first), _gather(train, first), jnp.zeros(slots, dtype), zeros,
-                  jnp.zeros(slots, dtype), zeros, zeros - 1, jnp.ones((slots,) + flat0.shape[1:], dtype))
 
     # The state at initialisation, measured by the same program with horizon 0 (nothing
     # steps), so that no separate measurement program is compiled.
     initial = []
-    no_cap, start = jnp.full(len(seed_values), jnp.inf, dtype), jnp.ones_like(flat0)
+    no_cap, start = np.full(len(seed_values), np.inf), np.ones_like(flat0).astype(dtype)
     for lo in range(0, len(seed_values), slots):
         idx = np.minimum(np.arange(lo, lo + slots), len(seed_values) - 1)
-        pool, loss, thr, lam = run_pool(load(empty, jnp.ones(slots, bool), jnp.asarray(idx), jnp.zeros(slots),
-                                             zeros, no_cap, start))
-        initial.append(jax.tree_util.tree_map(lambda a: np.asarray(a)[: len(seed_values) - lo],
-                                              (loss, thr, lam, pool.ritz)))
+        pool, loss, thr, lam = run_pool(load(empty, np.ones(slots, bool), idx, np.zeros(slots),
+                                             np.zeros(slots), no_cap, start))
+        initial.append(jax.tree_util.tree_map(lambda a: a[: len(seed_values) - lo],
+                                              _to_host((loss, thr, lam, pool.ritz))))
     loss0, thr0, sharp0, ritz0 = jax.tree_util.tree_map(lambda *a: np.concatenate(a), *initial)
     cap0 = config.blowup * np.maximum(loss0, 1.0)
 
@@ -212,19 +298,45 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
     step_rec = np.full((n_members, n_records), -1, dtype=np.int64)
     loss_rec, thr_rec, sharp_rec = (np.full((n_members, n_records), np.nan) for _ in range(3))
     step_rec[:, 0] = 0
-    loss_rec[:, 0] = np.asarray(loss0)[seed_index]
-    thr_rec[:, 0] = np.asarray(thr0[0])[seed_index]
+    loss_rec[:, 0] = loss0[seed_index]
+    thr_rec[:, 0] = thr0[0][seed_index]
     trace_rec = np.full((n_members, n_records, thr0[1].shape[-1]), np.nan)
-    trace_rec[:, 0] = np.asarray(thr0[1])[seed_index]
-    sharp_rec[:, 0] = np.asarray(sharp0)[seed_index]
+    trace_rec[:, 0] = thr0[1][seed_index]
+    sharp_rec[:, 0] = sharp0[seed_index]
     n_rec = np.ones(n_members, dtype=np.int64)
     steps_done = np.zeros(n_members, dtype=np.int64)
     diverged_step = np.full(n_members, -1, dtype=np.int64)
     final_params: list = [None] * n_members
+    observables: dict[str, np.ndarray] = {}
+    dead = np.zeros(n_members, bool)
+    groups = [np.arange(n_members)] if groups is None else [np.asarray(g, np.int64) for g in groups]
+    group_of = np.empty(n_members, np.int64)
+    for g, rows in enumerate(groups):
+        group_of[rows] = g
+    left = np.array([len(rows) for rows in groups])
+    widest = int(left.max())
+
+    def _subset(rows) -> Trajectories:
+        own = np.searchsorted(seed_values, np.unique(seeds[rows]))
+        return Trajectories(step_rec[rows], loss_rec[rows], thr_rec[rows], trace_rec[rows], sharp_rec[rows],
+                            steps_done[rows], diverged_step[rows], dead[rows],
+                            {k: v[rows] for k, v in observables.items()}, sharp0[own], _gather(params0, own),
+                            _stack([final_params[m] for m in rows]), int(horizons[rows].sum()), 0, slots, stride)
+
+    def finish(members):
+        """Final measurements of the groups these members complete, then hand the groups over."""
+        done = [g for g in np.unique(group_of[members]) if left[g] == 0]
+        for g in done:
+            rows = groups[g]
+            obs, dead[rows] = _final_measurements(prog, _stack([final_params[m] for m in rows]), train, test,
+                                                  seed_index[rows], widest)
+            for name, value in obs.items():
+                observables.setdefault(name, np.full(n_members, np.nan))[rows] = value
+            if on_group is not None:
+                on_group(int(g), _subset(rows))
 
     queue = list(np.argsort(-horizons, kind="stable"))[::-1]  # pop() yields the longest first
     occupant = np.full(slots, -1, dtype=np.int64)
-    pool = empty
     useful_total = int(horizons.sum())
     done_steps = 0
     blocks = 0
@@ -238,58 +350,51 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
         occupant[take] = members
         mask = np.zeros(slots, bool)
         mask[take] = True
-        idx = np.zeros(slots, np.int64)
-        lr = np.zeros(slots)
-        hor = np.zeros(slots, np.int32)
+        idx, lr, hor = np.zeros(slots, np.int64), np.zeros(slots), np.zeros(slots, np.int64)
         idx[take], lr[take], hor[take] = seed_index[members], lrs[members], horizons[members]
-        return load(pool, jnp.asarray(mask), jnp.asarray(idx), jnp.asarray(lr), jnp.asarray(hor), cap0, ritz0)
+        return load(pool, mask, idx, lr, hor, cap0, ritz0)
 
-    pool = refill(pool)
+    pool = refill(empty)
     while (occupant >= 0).any():
         pool, loss, thr, lam = run_pool(pool)
-        params, t, div = pool.params, pool.t, pool.div
         blocks += 1
-        t_h, div_h = np.asarray(t), np.asarray(div)
-        loss_h, thr_h, lam_h = np.asarray(loss), np.asarray(thr[0]), np.asarray(lam)
+        t_h, div_h, loss_h, (thr_h, trace_h), lam_h = _to_host((pool.t, pool.div, loss, thr, lam))
         live = np.flatnonzero(occupant >= 0)
         members = occupant[live]
         r = n_rec[members]
         step_rec[members, r] = t_h[live]
         loss_rec[members, r], thr_rec[members, r], sharp_rec[members, r] = loss_h[live], thr_h[live], lam_h[live]
-        trace_rec[members, r] = np.asarray(thr[1])[live]
+        trace_rec[members, r] = trace_h[live]
         n_rec[members] += 1
         done_steps += int((t_h[live] - steps_done[members]).sum())
         steps_done[members] = t_h[live]
         finished = live[(t_h[live] >= horizons[members]) | (div_h[live] >= 0)]
         if len(finished):
-            host_params = jax.tree_util.tree_map(np.asarray, params)
+            host_params = _to_host(pool.params)
             for s in finished:
                 m = occupant[s]
                 diverged_step[m] = div_h[s]
                 final_params[m] = _gather(host_params, s)
                 occupant[s] = -1
+                left[group_of[m]] -= 1
             pool = refill(pool)
+            finish(members[np.isin(live, finished)])
         if progress is not None:
             progress(done_steps, useful_total)
 
-    stacked = jax.tree_util.tree_map(lambda *a: np.stack(a), *final_params)
-    observables, dead = _final_measurements(model, stacked, train, test, seed_index)
-    return Trajectories(step_rec, loss_rec, thr_rec, trace_rec, sharp_rec, steps_done, diverged_step, dead,
-                        observables, np.asarray(sharp0), params0, stacked, useful_total, blocks * slots * stride,
-                        slots, stride)
+    return _subset(np.arange(n_members))._replace(computed_steps=blocks * slots * stride, slots=slots)
 
 
-def _final_measurements(model: Model, params, train, test, seed_index):
-    """Observables on the test data and the dead flag, one seed at a time (data not copied per member)."""
-    obs_fn = jax.jit(jax.vmap(model.observables, in_axes=(0, None)))
-    dead_fn = jax.jit(jax.vmap(model.dead, in_axes=(0, None)))
+def _final_measurements(prog: _Programs, params, train, test, seed_index, width: int):
+    """Observables on the test data and the dead flag, one seed at a time (data not copied per
+    member), in batches padded to `width` rows so that one program serves every call."""
     n = len(seed_index)
     observables: dict[str, np.ndarray] = {}
     dead = np.zeros(n, bool)
     for s in np.unique(seed_index):
         rows = np.flatnonzero(seed_index == s)
-        p = _gather(params, rows)
-        for name, value in obs_fn(p, _gather(test, s)).items():
-            observables.setdefault(name, np.full(n, np.nan))[rows] = np.asarray(value)
-        dead[rows] = np.asarray(dead_fn(p, _gather(train, s)))
+        p = _gather(params, np.resize(rows, width))
+        for name, value in prog.observables(p, _gather(test, s)).items():
+            observables.setdefault(name, np.full(n, np.nan))[rows] = np.asarray(value)[: len(rows)]
+        dead[rows] = np.asarray(prog.dead(p, _gather(train, s)))[: len(rows)]
     return observables, dead

@@ -5,11 +5,15 @@ Files of a sweep directory (readable without this package):
   trajectories.npz   records (members, records) of step, loss, threshold variable, sharpness;
                      trace (members, records, q) of the model's trace (x, y for product; q = 0 otherwise)
   run.json           config, theory, transition, versions, device, precision, git commit, wall time
+While a sweep runs (and after an interruption) the directory holds instead
+  sweep.json         its config
+  chunks/*.npz       finished chunks (summary/*, trajectories/*, initial/* arrays), one file each
 """
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +26,7 @@ import numpy as np
 from . import engine, theory, transition
 from .losses import get_loss
 from .models import ModelSpec, make_model
+from .checkpoint import ChunkStore
 from .files import read_csv, read_json, write_atomically, write_csv, write_json
 from .provenance import provenance
 
@@ -36,6 +41,7 @@ class SweepConfig:
     refine: int = 0  # extra rounds of step sizes inside each seed's η* bracket
     refine_points: int = 4  # step sizes added per seed and round
     margin: float = 0.03  # departure margin of the η* criterion (transition.py)
+    chunk: int = 64  # members per chunk: the unit of work that is kept on disk as it finishes
     x64: bool = False
     engine: engine.EngineConfig = engine.EngineConfig()
 
@@ -57,6 +63,8 @@ class SweepConfig:
             raise ValueError(f"refine must be a non-negative integer, got {self.refine!r}")
         if not isinstance(self.refine_points, int) or self.refine_points <= 0:
             raise ValueError(f"refine_points must be a positive integer, got {self.refine_points!r}")
+        if not isinstance(self.chunk, int) or self.chunk <= 0:
+            raise ValueError(f"chunk must be a positive integer, got {self.chunk!r}")
         if not (math.isfinite(self.margin) and self.margin > 0):
             raise ValueError(f"margin must be positive, got {self.margin!r}")
 
@@ -94,16 +102,26 @@ class SweepResult(NamedTuple):
 TRAJECTORY_FIELDS = ("step", "loss", "threshold", "sharpness", "trace")
 
 
-def run_sweep(config: SweepConfig, progress: Callable[[str, int, int], None] | None = None) -> SweepResult:
-    """Run the grid, then `refine` rounds inside the η* brackets; predictions and measurements apart."""
+def run_sweep(config: SweepConfig, progress: Callable[[str, int, int], None] | None = None,
+              store: ChunkStore | None = None) -> SweepResult:
+    """Run the grid, then `refine` rounds inside the η* brackets; predictions and measurements apart.
+
+    Members are run in chunks of `config.chunk`; with a `store`, each finished chunk is kept
+    there and chunks already in it are read instead of recomputed (resuming a run). A member's
+    numbers do not depend on its chunk, so the result is the same whatever the chunking.
+    """
     start = time.perf_counter()
     dtype = jnp.float64 if config.x64 else jnp.float32
     with jax.enable_x64(config.x64):
         model = make_model(config.spec, dtype)
+        # One stride for every chunk and round, so that records (and sharpness) are taken
+        # at the same steps whatever the chunking.
+        stride = config.engine.stride or engine.default_stride(config.horizons(config.lrs))
+        run = _ChunkRunner(model, config, dataclasses.replace(config.engine, stride=stride), store, progress)
         seeds = np.arange(config.seeds)
         lrs = np.repeat(np.asarray(config.lrs), len(seeds))
         member_seeds = np.tile(seeds, len(config.lrs))
-        parts = [_run_round(model, config, lrs, member_seeds, 0, progress)]
+        parts = [run(lrs, member_seeds, 0)]
         for r in range(1, config.refine + 1):
             located = _locate(_concat(parts)[0], config)
             new = transition.refinement_lrs([s["departure"] for s in located["per_seed"]],
@@ -112,7 +130,7 @@ def run_sweep(config: SweepConfig, progress: Callable[[str, int, int], None] | N
             if not len(lrs):
                 break
             member_seeds = np.concatenate([np.full(len(x), s) for s, x in zip(seeds, new)])
-            parts.append(_run_round(model, config, lrs, member_seeds, r, progress))
+            parts.append(run(lrs, member_seeds, r))
     summary, trajectories, initial = _concat(parts)
     order = np.lexsort((summary["seed"], summary["lr"]))
     summary = {k: v[order] for k, v in summary.items()}
@@ -122,22 +140,88 @@ def run_sweep(config: SweepConfig, progress: Callable[[str, int, int], None] | N
     theory_block = _theory(config, summary, trajectories, initial)
     _add_theory_columns(config, summary, initial)
     meta = provenance("float64" if config.x64 else "float32", time.perf_counter() - start)
+    # Work done by this call (a resumed sweep counts only what it recomputed).
     meta["engine"] = {k: sum(p["engine"][k] for p in parts) for k in ("useful_steps", "computed_steps")}
-    meta["engine"]["wasted_fraction"] = (meta["engine"]["computed_steps"] / meta["engine"]["useful_steps"] - 1)
+    useful = meta["engine"]["useful_steps"]
+    meta["engine"]["wasted_fraction"] = meta["engine"]["computed_steps"] / useful - 1 if useful else 0.0
+    meta["engine"]["stride"] = stride
+    meta["engine"]["slots_per_device"] = run.slots
+    meta["engine"]["devices"] = len(engine.member_devices(config.engine.devices))
     meta["engine"]["rounds"] = [p["engine"] for p in parts]
+    meta["resumed_chunks"] = run.resumed
     return SweepResult(config, summary, trajectories, theory_block, located, meta)
 
 
-def _run_round(model, config, lrs, seeds, round_index, progress):
-    report = None if progress is None else (lambda done, total: progress(
-        "grid" if round_index == 0 else f"refine {round_index}", done, total))
-    tr = engine.run(model, lrs, seeds, config.horizons(lrs), dtype=jnp.float64 if config.x64 else jnp.float32,
-                    config=config.engine, progress=report)
+class _ChunkRunner:
+    """Runs one round's members chunk by chunk, reading finished chunks from the store."""
+
+    def __init__(self, model, config: SweepConfig, engine_config, store, progress):
+        self.model, self.config, self.engine_config = model, config, engine_config
+        self.store, self.progress = store, progress
+        self.dtype = jnp.float64 if config.x64 else jnp.float32
+        key = jax.random.key(0)
+        train = jax.eval_shape(lambda k: model.sample(k)[0], key)
+        self.params_def = jax.tree_util.tree_structure(jax.eval_shape(model.init, key, train))
+        # One pool size per device for every chunk and round: XLA may compile another batch size
+        # into other code, and then a member's last bits would depend on its chunk.
+        grid = np.repeat(config.horizons(config.lrs), config.seeds)
+        self.slots = engine.pool_slots(model, grid, engine_config.stride, engine_config, self.dtype)
+        self.resumed = 0
+
+    def __call__(self, lrs, seeds, round_index) -> dict:
+        config = self.config
+        horizons = config.horizons(lrs)
+        # Chunks take members in the order the pool is expected to finish them, so that chunks
+        # complete (and are kept) one after another rather than all at the end.
+        order = np.argsort(engine.finish_blocks(horizons, self.engine_config.stride, self.slots), kind="stable")
+        chunks = [order[i: i + config.chunk] for i in range(0, len(order), config.chunk)]
+        keys = [f"round{round_index}-chunk{c:04d}" for c in range(len(chunks))]
+        parts: dict[int, dict] = {}
+        for c, (key, rows) in enumerate(zip(keys, chunks)):
+            arrays = self.store.get(key) if self.store is not None else None
+            if arrays is not None:
+                _check_members(key, arrays, lrs[rows], seeds[rows])
+                parts[c] = _part_from_arrays(arrays, self.params_def)
+                self.resumed += 1
+        missing = [c for c in range(len(chunks)) if c not in parts]
+        stats = {"useful_steps": 0, "computed_steps": 0}
+        if missing:
+            # Every missing chunk in one refilled pool (chunking must not cost pool efficiency);
+            # each chunk is kept as soon as its last member finishes.
+            rows = np.concatenate([chunks[c] for c in missing])
+            bounds = np.cumsum([0] + [len(chunks[c]) for c in missing])
+            groups = [np.arange(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+            stage = "grid" if round_index == 0 else f"refine {round_index}"
+            base = int(sum(horizons[chunks[c]].sum() for c in parts))
+            report = None if self.progress is None else (
+                lambda done, total: self.progress(stage, base + done, base + total))
+
+            def keep(g, tr):
+                c = missing[g]
+                arrays = _chunk_arrays(tr, lrs[chunks[c]], seeds[chunks[c]], round_index, horizons[chunks[c]])
+                if self.store is not None:
+                    self.store.put(keys[c], arrays)
+                parts[c] = _part_from_arrays(arrays, self.params_def)
+
+            tr = engine.run(self.model, lrs[rows], seeds[rows], horizons[rows], dtype=self.dtype,
+                            config=self.engine_config, slots=self.slots, progress=report, groups=groups,
+                            on_group=keep)
+            stats = {"useful_steps": tr.useful_steps, "computed_steps": tr.computed_steps, "slots": tr.slots}
+        whole = _concat_parts([parts[c] for c in range(len(chunks))])
+        back = np.argsort(np.concatenate(chunks), kind="stable")  # rows in the round's member order
+        whole["summary"] = {k: v[back] for k, v in whole["summary"].items()}
+        whole["trajectories"] = {k: v[back] for k, v in whole["trajectories"].items()}
+        whole["engine"] = dict(stats, members=len(lrs), chunks=len(chunks), resumed=len(chunks) - len(missing))
+        return whole
+
+
+def _chunk_arrays(tr: engine.Trajectories, lrs, seeds, round_index, horizons) -> dict:
+    """A finished chunk as flat arrays: its summary rows, trajectories and the initial state of its seeds."""
     last = (tr.step >= 0).sum(axis=1) - 1
     rows = np.arange(len(lrs))
     summary = {
         "lr": np.asarray(lrs, float), "seed": np.asarray(seeds), "round": np.full(len(lrs), round_index),
-        "steps": config.horizons(lrs), "steps_done": tr.steps_done,
+        "steps": horizons, "steps_done": tr.steps_done,
         "diverged": tr.diverged_step >= 0, "diverged_step": tr.diverged_step, "dead": tr.dead,
         "final_loss": tr.loss[rows, last], "final_sharpness": tr.sharpness[rows, last],
         "max_sharpness": np.nanmax(tr.sharpness, axis=1),
@@ -146,24 +230,49 @@ def _run_round(model, config, lrs, seeds, round_index, progress):
     }
     summary["edge_ratio"] = summary["max_sharpness"] * summary["lr"] / 2.0
     summary.update(tr.observables)
-    trajectories = {name: getattr(tr, name) for name in TRAJECTORY_FIELDS}
-    initial = {"seed": np.unique(seeds), "sharpness": tr.initial_sharpness,
-               "params": jax.tree_util.tree_map(np.asarray, tr.initial_params)}
-    return {"summary": summary, "trajectories": trajectories, "initial": initial,
-            "engine": {"useful_steps": tr.useful_steps, "computed_steps": tr.computed_steps,
-                       "slots": tr.slots, "stride": tr.stride, "members": len(lrs)}}
+    arrays = {f"summary/{k}": np.asarray(v) for k, v in summary.items()}
+    arrays.update({f"trajectories/{name}": getattr(tr, name) for name in TRAJECTORY_FIELDS})
+    arrays["initial/seed"], arrays["initial/sharpness"] = np.unique(seeds), tr.initial_sharpness
+    for i, leaf in enumerate(jax.tree_util.tree_leaves(tr.initial_params)):
+        arrays[f"initial/params/{i}"] = np.asarray(leaf)
+    return arrays
+
+
+def _check_members(key, arrays, lrs, seeds):
+    if not (np.array_equal(arrays["summary/lr"], lrs) and np.array_equal(arrays["summary/seed"], seeds)):
+        raise ValueError(f"chunk {key!r} on disk holds other members than this configuration runs")
+
+
+def _part_from_arrays(arrays: dict, params_def) -> dict:
+    group = lambda prefix: {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+    leaves = group("initial/params/")
+    params = jax.tree_util.tree_unflatten(params_def, [leaves[str(i)] for i in range(len(leaves))])
+    return {"summary": group("summary/"), "trajectories": group("trajectories/"),
+            "initial": {"seed": arrays["initial/seed"], "sharpness": arrays["initial/sharpness"], "params": params}}
+
+
+def _pad_records(parts, name):
+    width = max(p["trajectories"]["step"].shape[1] for p in parts)
+    fill = -1 if name == "step" else np.nan
+    pad = lambda a: np.pad(a, ((0, 0), (0, width - a.shape[1])) + ((0, 0),) * (a.ndim - 2), constant_values=fill)
+    return np.concatenate([pad(p["trajectories"][name]) for p in parts])
+
+
+def _concat_parts(parts) -> dict:
+    """One part from several: rows stacked, initial state merged by seed, engine counts summed."""
+    summary = {k: np.concatenate([p["summary"][k] for p in parts]) for k in parts[0]["summary"]}
+    trajectories = {k: _pad_records(parts, k) for k in TRAJECTORY_FIELDS}
+    seeds = np.concatenate([p["initial"]["seed"] for p in parts])
+    keep = np.unique(seeds, return_index=True)[1]
+    stack = lambda get: np.concatenate([np.atleast_1d(get(p)) for p in parts])[keep]
+    params = jax.tree_util.tree_map(lambda *a: np.concatenate(a)[keep], *[p["initial"]["params"] for p in parts])
+    initial = {"seed": seeds[keep], "sharpness": stack(lambda p: p["initial"]["sharpness"]), "params": params}
+    return {"summary": summary, "trajectories": trajectories, "initial": initial}
 
 
 def _concat(parts):
-    summary = {k: np.concatenate([p["summary"][k] for p in parts]) for k in parts[0]["summary"]}
-    width = max(p["trajectories"]["step"].shape[1] for p in parts)
-
-    def pad(a, fill):
-        return np.pad(a, ((0, 0), (0, width - a.shape[1])) + ((0, 0),) * (a.ndim - 2), constant_values=fill)
-
-    trajectories = {k: np.concatenate([pad(p["trajectories"][k], -1 if k == "step" else np.nan)
-                                       for p in parts]) for k in TRAJECTORY_FIELDS}
-    return summary, trajectories, parts[0]["initial"]
+    whole = _concat_parts(parts)
+    return whole["summary"], whole["trajectories"], whole["initial"]
 
 
 def _locate(summary, config):
@@ -231,16 +340,32 @@ def _add_theory_columns(config, summary, initial):
             for lr in lrs])
 
 
-def save(result: SweepResult, path) -> Path:
-    def write(tmp: Path):
-        write_csv(tmp / "summary.csv", result.summary)
-        np.savez_compressed(tmp / "trajectories.npz", lr=result.summary["lr"], seed=result.summary["seed"],
-                            **result.trajectories)
-        run = {"kind": "sweep", "config": result.config.to_dict(), "theory": result.theory,
-               "transition": result.transition, **result.meta}
-        write_json(tmp / "run.json", run)
+def write_files(result: SweepResult, directory) -> None:
+    """The three result files into an existing directory, each renamed into place whole; run.json,
+    which marks a finished sweep, last."""
+    directory = Path(directory)
 
-    return write_atomically(path, write)
+    def put(name, write):
+        tmp = directory / f".{name}.partial"
+        write(tmp)
+        os.replace(tmp, directory / name)
+
+    put("summary.csv", lambda p: write_csv(p, result.summary))
+    put("trajectories.npz", lambda p: _write_npz(p, lr=result.summary["lr"], seed=result.summary["seed"],
+                                                  **result.trajectories))
+    run = {"kind": "sweep", "config": result.config.to_dict(), "theory": result.theory,
+           "transition": result.transition, **result.meta}
+    put("run.json", lambda p: write_json(p, run))
+
+
+def _write_npz(path, **arrays):
+    with open(path, "wb") as f:  # a file object: np.savez would append .npz to a name
+        np.savez_compressed(f, **arrays)
+
+
+def save(result: SweepResult, path) -> Path:
+    """The result as a new directory `path`, which appears whole or not at all."""
+    return write_atomically(path, lambda tmp: write_files(result, tmp))
 
 
 def load(path) -> SweepResult:

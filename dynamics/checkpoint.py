@@ -1,0 +1,47 @@
+"""Finished pieces of a long run, kept on disk so that an interrupted run loses nothing.
+
+A ChunkStore is a directory of `.npz` files, one per finished chunk, each a flat
+mapping name -> array. A chunk is written to a temporary name and renamed into place
+(os.replace is atomic on POSIX), so a kill at any moment leaves either the whole chunk
+or none of it; leftovers of interrupted writes are ignored and swept away.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+class ChunkStore:
+    def __init__(self, path, writable: bool = True):
+        self.path = Path(path)
+        self.writable = writable  # False for the processes of a multi-host run other than the first
+        if writable:
+            self.path.mkdir(parents=True, exist_ok=True)
+            for stale in self.path.glob(".*.partial*"):
+                stale.unlink(missing_ok=True)
+
+    def _file(self, key: str) -> Path:
+        return self.path / f"{key}.npz"
+
+    def get(self, key: str) -> dict | None:
+        """The arrays of chunk `key`, or None if it was never finished."""
+        file = self._file(key)
+        if not file.exists():
+            return None
+        with np.load(file, allow_pickle=False) as z:
+            return {name: z[name] for name in z.files}
+
+    def put(self, key: str, arrays: dict) -> None:
+        if not self.writable:
+            return
+        tmp = self.path / f".{key}.partial-{os.getpid()}.npz"
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._file(key))
+
+    def keys(self) -> list[str]:
+        return sorted(p.stem for p in self.path.glob("*.npz") if not p.name.startswith("."))

@@ -1,0 +1,105 @@
+"""Runs that lose nothing, and numbers that do not depend on how the work is cut: the `eos sweep`
+command killed, interrupted and resumed, and sharded over four (forced) CPU devices."""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SWEEP = ["--lr", "0.01:1.0:32", "--seeds", "3", "--d", "20", "--n", "200", "--n-test", "200", "--time", "30",
+         "--chunk", "8", "--refine", "1"]  # 12 grid chunks, then one of refinement
+
+
+def eos(*args):
+    return [sys.executable, "-c", "import cli; cli.main()", *args]
+
+
+def environment(**extra):
+    env = dict(os.environ, EOS_COMPILATION_CACHE=str(ROOT / ".pytest_cache" / "jax-cli"), **extra)
+    env.pop("XLA_FLAGS", None)
+    env.update(extra)
+    return env
+
+
+def finish(cmd, env, timeout=300):
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "run"
+    start = time.perf_counter()
+    finish(eos("sweep", *SWEEP, "--out", str(out)), environment())
+    return out, time.perf_counter() - start
+
+
+def chunks(out):
+    return list((out / "chunks").glob("*.npz"))
+
+
+def wait_for_chunks(proc, out, count, timeout=120):
+    deadline = time.monotonic() + timeout
+    while len(chunks(out)) < count and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_summary(reference, tmp_path):
+    ref, _ = reference
+    rng = random.Random()
+    out = tmp_path / "run"
+    moments = []  # (chunks on disk before the kill, extra delay)
+    cmd = eos("sweep", *SWEEP, "--out", str(out))
+    for attempt in range(3):
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=environment(), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        if attempt == 2:
+            assert proc.wait(timeout=300) == 0
+            break
+        moments.append((len(chunks(out)) + rng.randint(0, 4), round(rng.uniform(0, 0.5), 3)))
+        wait_for_chunks(proc, out, moments[-1][0])
+        time.sleep(moments[-1][1])
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if (out / "run.json").exists():
+            break
+        assert (out / "sweep.json").exists(), f"killed at {moments}: the sweep's config must be on disk"
+        cmd = eos("sweep", "--resume", str(out))
+    assert (out / "summary.csv").read_bytes() == (ref / "summary.csv").read_bytes(), f"killed at {moments}"
+    assert not (out / "chunks").exists() and not (out / "sweep.json").exists()
+
+
+def test_sigint_stops_cleanly_keeps_finished_chunks_and_says_how_to_resume(reference, tmp_path):
+    ref, _ = reference
+    out = tmp_path / "run"
+    # A child inherits an ignored SIGINT (as background jobs of scripts have it); restore the default.
+    proc = subprocess.Popen(eos("sweep", *SWEEP, "--out", str(out)), cwd=ROOT, env=environment(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    wait_for_chunks(proc, out, 2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("the sweep finished before the interrupt arrived")
+    assert proc.returncode == 130, err
+    assert f"eos sweep --resume {out}" in err and "Traceback" not in err
+    assert chunks(out) and not (out / "run.json").exists()
+    resumed = finish(eos("sweep", "--resume", str(out)), environment())
+    assert "chunks read from the interrupted run" in resumed.stdout
+    assert (out / "summary.csv").read_bytes() == (ref / "summary.csv").read_bytes()
+
+
+def test_four_devices_give_the_summary_of_one(reference, tmp_path):
+    ref, _ = reference
+    out = tmp_path / "run"
+    env = environment(XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    finish(eos("sweep", *SWEEP, "--devices", "4", "--out", str(out)), env)
+    assert json.loads((out / "run.json").read_text())["engine"]["devices"] == 4
+    assert (out / "summary.csv").read_bytes() == (ref / "summary.csv").read_bytes()
