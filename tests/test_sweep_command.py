@@ -1,5 +1,5 @@
-"""Runs that lose nothing, and numbers that do not depend on how the work is cut: the `eos sweep`
-command killed, interrupted and resumed, and sharded over four (forced) CPU devices."""
+"""`eos sweep` as long runs meet it: killed, interrupted and resumed, sharded over four (forced) CPU
+devices or over two processes. Each must end with the summary.csv of one plain run, byte for byte."""
 import json
 import os
 import random
@@ -102,4 +102,25 @@ def test_four_devices_give_the_summary_of_one(reference, tmp_path):
     env = environment(XLA_FLAGS="--xla_force_host_platform_device_count=4")
     finish(eos("sweep", *SWEEP, "--devices", "4", "--out", str(out)), env)
     assert json.loads((out / "run.json").read_text())["engine"]["devices"] == 4
+    assert (out / "summary.csv").read_bytes() == (ref / "summary.csv").read_bytes()
+
+
+@pytest.mark.slow
+def test_two_processes_through_jax_distributed_give_the_summary_of_one(reference, tmp_path):
+    """Multi-host as a cluster runs it: two processes on this machine, one coordinator."""
+    import socket
+
+    ref, _ = reference
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "run"
+    procs = [subprocess.Popen(eos("sweep", *SWEEP, "--distributed", "--out", str(out)), cwd=ROOT,
+                              env=environment(JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES="2",
+                                              JAX_PROCESS_ID=str(i)),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err
+    assert json.loads((out / "run.json").read_text())["engine"]["devices"] == 2
     assert (out / "summary.csv").read_bytes() == (ref / "summary.csv").read_bytes()
