@@ -316,11 +316,22 @@ def figures(
                 raise ValueError(f"--from {str(d)!r} is not a directory")
     suffix = "-quick" if quick else ""
     runs_dir = out / "runs"
+    try:
+        _draw(chosen, quick, suffix, runs_dir, out, from_ or [])
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: finished runs and sweep chunks are kept under {runs_dir}; "
+                   f"the same command goes on from them", err=True)
+        raise typer.Exit(130)
+
+
+def _draw(chosen, quick, suffix, runs_dir, out, from_):
+    from figures.catalog import FIGURES
+
     for name in chosen:
         fig = FIGURES[name]
         results, sources = {}, {}
         for run_name, config in fig.runs(quick).items():
-            path, result = _find_or_run(run_name + suffix, config, runs_dir, from_ or [])
+            path, result = _find_or_run(run_name + suffix, config, runs_dir, from_)
             results[run_name], sources[run_name] = result, path
         from figures import style
 
@@ -342,12 +353,22 @@ def _find_or_run(name: str, config, runs_dir: Path, extra: list[Path]):
             result = loader(path)
             if result.config == config:
                 return path, result
-    with progress_bar(name) as update:
-        result = (run_sweep if sweep else run_robustness)(config, progress=update)
+    if sweep:  # finished chunks survive an interruption; the same command then goes on from them
+        from dynamics.checkpoint import ChunkStore
+        from dynamics.sweep import fingerprint
+
+        store = ChunkStore(runs_dir / f".{name}-{fingerprint(config)[:16]}.chunks")
+        with progress_bar(name) as update:
+            result = run_sweep(config, progress=update, store=store)
+    else:
+        with progress_bar(name) as update:
+            result = run_robustness(config, progress=update)
     target = runs_dir / name
     if target.exists():  # a run of the same name with another config: keep it, write beside it
         target = runs_dir / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     result.save(target)
+    if sweep:
+        shutil.rmtree(store.path, ignore_errors=True)
     return target, result
 
 

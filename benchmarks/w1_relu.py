@@ -1,33 +1,32 @@
 """W1: the paper's relu network (d = 200, n = 300, λ = 3), 128 step sizes on 1e-4..0.012, 3 seeds,
-T = round(10/η), sharpness every 99 steps. Prints rates measured side by side in one run:
+T = round(10/η), sharpness every 99 steps (see common.py for what is measured and how).
 
-  numpy       a plain NumPy loop, one step size at a time (dense O(nd) steps, finite-difference
-              3×3 Hessian every 99 steps), on a subsample of members
-  per-member  the engine's own compiled block function for one member, Python loop over members
-  engine      eos's pooled jit(vmap(scan)) over all members (compile time reported apart)
+The NumPy reference takes dense O(nd) steps and a central-difference 3×3 Hessian every 99 steps;
+it and the per-member loop run on a subsample of members capped at 3000 steps each. The exact
+fast path (`impl="sorted"`) is then set against the dense path (`impl="dense"`) in the engine,
+on every 8th step size.
 
 Run: python benchmarks/w1_relu.py [--quick]
 """
 from __future__ import annotations
 
-import argparse
-import resource
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynamics import engine
-from dynamics.engine import EngineConfig, member_block
+from common import (device_line, peak_memory_mb, print_table, step_sizes, subsample, time_engine,
+                    time_per_member)
+from dynamics.data import sparse_coding
+from dynamics.engine import EngineConfig
 from dynamics.models import ModelSpec, make_model
 
-D, N, LAM = 200, 300, 3.0
-STRIDE = 99
+N, LAM, STRIDE, CAP = 300, 3.0, 99, 3000
 
 
-def numpy_reference(x, y, lr, steps, a0):
-    """Plain NumPy GD on the paper's network; returns the final bias."""
+def numpy_relu(x, y, lr, steps, a0):
+    """Plain NumPy GD on the paper's network, one step size; returns the final bias."""
     a_neg, a_pos, b = a0[0], a0[1], 0.0
     n = len(y)
 
@@ -49,64 +48,62 @@ def numpy_reference(x, y, lr, steps, a0):
     return b
 
 
+def time_numpy_relu(model, d, lrs, seeds, horizons) -> float:
+    """Member-steps per second of numpy_relu on the engine's data and initialisation (made beforehand)."""
+    problems = []
+    for s in seeds:
+        k = jax.random.key(int(s))
+        (x, y), _ = sparse_coding(jax.random.fold_in(k, 0), d, N, LAM, 1.0, 10)
+        p0 = model.init(jax.random.fold_in(k, 1), None)
+        problems.append((np.asarray(x, np.float64), np.asarray(y, np.float64), [float(p0.a_neg), float(p0.a_pos)]))
+    t0 = time.perf_counter()
+    for lr, (x, y, a0), h in zip(lrs, problems, horizons):
+        numpy_relu(x, y, lr, int(h), a0)
+    return float(np.sum(horizons)) / (time.perf_counter() - t0)
+
+
+def grid(d: int, count: int, seeds: int = 3):
+    lrs = np.linspace(1e-4, 0.012, count)
+    member_lrs, member_seeds = np.repeat(lrs, seeds), np.tile(np.arange(seeds), count)
+    return member_lrs, member_seeds, np.maximum(1, np.round(10 / member_lrs)).astype(int)
+
+
+def measure(d: int, count: int, n_sub: int = 6) -> dict:
+    """Engine, per-member loop and NumPy on W1's grid at dimension d; rates and times."""
+    model = make_model(ModelSpec(d=d, n=N, lam=LAM, n_test=1000), jnp.float32)
+    lrs, seeds, horizons = grid(d, count)
+    eng = time_engine(model, lrs, seeds, horizons, EngineConfig(stride=STRIDE))
+    memory = peak_memory_mb()
+    pick = subsample(n_sub, len(lrs), 3)
+    sub = (lrs[pick], seeds[pick], np.minimum(horizons[pick], CAP))
+    loop = time_per_member(model, *sub, stride=STRIDE)
+    numpy_rate = time_numpy_relu(model, d, *sub)
+    return {"engine": eng, "numpy": numpy_rate, "per-member": loop, "peak_mb": memory, "useful": int(horizons.sum())}
+
+
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="fewer step sizes (for a smoke run)")
-    args = ap.parse_args()
-    lrs = np.linspace(1e-4, 0.012, 16 if args.quick else 128)
-    seeds = 3
-    member_lrs, member_seeds = np.repeat(lrs, seeds), np.tile(np.arange(seeds), len(lrs))
-    horizons = np.maximum(1, np.round(10 / member_lrs)).astype(int)
-    useful = int(horizons.sum())
-    model = make_model(ModelSpec(d=D, n=N, lam=LAM, n_test=1000), jnp.float32)
-    cfg = EngineConfig(stride=STRIDE)
-    print(f"W1: {len(member_lrs)} members, {useful:,} useful member-steps, device {jax.devices()[0].device_kind}")
+    count = step_sizes(128)
+    print(f"W1: relu d = 200, n = {N}, {count} step sizes × 3 seeds, T = round(10/η); {device_line()}")
+    r = measure(200, count)
+    eng = r["engine"]
+    print_table([("numpy", r["numpy"]), ("per-member", r["per-member"]), ("engine", eng.rate)])
+    print(f"engine: {r['useful']:,} useful member-steps; wall {eng.wall_s:.1f} s of which compile {eng.compile_s:.1f} s; "
+          f"{eng.trajectories.slots} slots; wasted {eng.trajectories.computed_steps / eng.trajectories.useful_steps - 1:.1%}")
+    print(f"engine wall, compile included, against the NumPy loop for all members "
+          f"({r['useful'] / r['numpy']:.0f} s estimated): {r['useful'] / r['numpy'] / eng.wall_s:.1f}× faster")
+    print(f"peak memory after the engine run: {r['peak_mb']:.0f} MiB")
 
-    # engine, all members; compile measured by a run of one step per member (same programs)
-    t0 = time.perf_counter()
-    engine.run(model, member_lrs, member_seeds, np.ones_like(horizons), config=cfg)
-    compile_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    tr = engine.run(model, member_lrs, member_seeds, horizons, config=cfg)
-    engine_s = time.perf_counter() - t0
-    engine_rate = useful / max(engine_s - compile_s, 1e-9)
-
-    # subsample for the loops: small, middle and large η of seed 0, capped at 3000 steps each
-    pick = np.array([0, len(lrs) // 2, len(lrs) - 1]) * seeds
-    sub_h = np.minimum(horizons[pick], 3000)
-
-    train, _ = jax.jit(model.sample)(jax.random.fold_in(jax.random.key(0), 0))
-    p0 = model.init(jax.random.fold_in(jax.random.key(0), 1), train)
-    from dynamics.data import sparse_coding
-
-    (x, y), _ = sparse_coding(jax.random.fold_in(jax.random.key(0), 0), D, N, LAM, 1.0, 1000)
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    t0 = time.perf_counter()
-    for i, h in zip(pick, sub_h):
-        numpy_reference(x, y, member_lrs[i], int(h), np.array([float(p0.a_neg), float(p0.a_pos)]))
-    numpy_rate = sub_h.sum() / (time.perf_counter() - t0)
-
-    advance = member_block(model, 20, STRIDE)
-    one = jax.jit(advance)
-    flat = jnp.ones(3, jnp.float32)
-    one(p0, train, 0.01, 1, 1e6, 0, -1, flat)[0].b.block_until_ready()  # compile
-    t0 = time.perf_counter()
-    for i, h in zip(pick, sub_h):
-        state = (p0, 0, -1, flat)
-        for _ in range(-(-int(h) // STRIDE)):
-            p, t, div, ritz, *_ = one(state[0], train, jnp.float32(member_lrs[i]), int(h), 1e6, state[1], state[2], state[3])
-            state = (p, t, div, ritz)
-        state[0].b.block_until_ready()
-    loop_rate = sub_h.sum() / (time.perf_counter() - t0)
-
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{'path':<12} {'member-steps/s':>15} {'× numpy':>9} {'× per-member':>13}")
-    for name, rate in (("numpy", numpy_rate), ("per-member", loop_rate), ("engine", engine_rate)):
-        print(f"{name:<12} {rate:>15,.0f} {rate / numpy_rate:>9.1f} {rate / loop_rate:>13.1f}")
-    print(f"engine: wall {engine_s:.1f} s including compile ≈ {compile_s:.1f} s; {tr.slots} slots; "
-          f"wasted {tr.computed_steps / tr.useful_steps - 1:.1%}; "
-          f"engine wall vs numpy estimate for all members: {useful / numpy_rate / engine_s:.1f}× faster, compile included")
-    print(f"peak resident memory of this process: {peak_mb:.0f} MiB")
+    # The fast path against the dense reference, same engine, same members (every 8th step size).
+    model = {impl: make_model(ModelSpec(d=200, n=N, lam=LAM, n_test=1000, impl=impl), jnp.float32)
+             for impl in ("sorted", "dense")}
+    lrs, seeds, horizons = grid(200, count)
+    keep = np.isin(np.arange(len(lrs)) // 3, np.arange(0, count, 8))
+    t = {impl: time_engine(model[impl], lrs[keep], seeds[keep], horizons[keep], EngineConfig(stride=STRIDE))
+         for impl in ("dense", "sorted")}
+    bias = {impl: t[impl].trajectories.observables["final_bias"] for impl in t}
+    print(f"fast path: {keep.sum()} members; engine member-steps/s dense {t['dense'].rate:,.0f}, "
+          f"sorted {t['sorted'].rate:,.0f}: {t['sorted'].rate / t['dense'].rate:.1f}× (compile excluded); "
+          f"float32 final biases differ by at most {np.max(np.abs(bias['sorted'] - bias['dense'])):.1e}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ While a sweep runs (and after an interruption) the directory holds instead
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 import os
 import time
@@ -159,6 +161,7 @@ class _ChunkRunner:
         self.model, self.config, self.engine_config = model, config, engine_config
         self.store, self.progress = store, progress
         self.dtype = jnp.float64 if config.x64 else jnp.float32
+        self.fingerprint = fingerprint(config)
         key = jax.random.key(0)
         train = jax.eval_shape(lambda k: model.sample(k)[0], key)
         self.params_def = jax.tree_util.tree_structure(jax.eval_shape(model.init, key, train))
@@ -180,7 +183,7 @@ class _ChunkRunner:
         for c, (key, rows) in enumerate(zip(keys, chunks)):
             arrays = self.store.get(key) if self.store is not None else None
             if arrays is not None:
-                _check_members(key, arrays, lrs[rows], seeds[rows])
+                _check_chunk(key, arrays, self.fingerprint, lrs[rows], seeds[rows])
                 parts[c] = _part_from_arrays(arrays, self.params_def)
                 self.resumed += 1
         missing = [c for c in range(len(chunks)) if c not in parts]
@@ -199,6 +202,7 @@ class _ChunkRunner:
             def keep(g, tr):
                 c = missing[g]
                 arrays = _chunk_arrays(tr, lrs[chunks[c]], seeds[chunks[c]], round_index, horizons[chunks[c]])
+                arrays["config/fingerprint"] = np.array(self.fingerprint)
                 if self.store is not None:
                     self.store.put(keys[c], arrays)
                 parts[c] = _part_from_arrays(arrays, self.params_def)
@@ -238,7 +242,16 @@ def _chunk_arrays(tr: engine.Trajectories, lrs, seeds, round_index, horizons) ->
     return arrays
 
 
-def _check_members(key, arrays, lrs, seeds):
+def fingerprint(config: SweepConfig) -> str:
+    """A digest of everything in the config that can change a number (not the device count)."""
+    d = config.to_dict()
+    d["engine"].pop("devices")
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+
+def _check_chunk(key, arrays, expected: str, lrs, seeds):
+    if str(arrays["config/fingerprint"]) != expected:
+        raise ValueError(f"chunk {key!r} on disk was computed with another configuration")
     if not (np.array_equal(arrays["summary/lr"], lrs) and np.array_equal(arrays["summary/seed"], seeds)):
         raise ValueError(f"chunk {key!r} on disk holds other members than this configuration runs")
 

@@ -93,6 +93,6 @@ def test_a_resumed_sweep_recomputes_only_missing_chunks_and_ends_identical(tmp_p
     assert again.meta["resumed_chunks"] == len(keys) - 2
     a = (whole.save(tmp_path / "a") / "summary.csv").read_bytes()
     assert a == (again.save(tmp_path / "b") / "summary.csv").read_bytes()
-    other = SweepConfig(spec=cfg.spec, lrs=cfg.lrs[:-1], seeds=2, time=3.0, chunk=4)
-    with pytest.raises(ValueError, match="other members"):
+    other = SweepConfig(spec=cfg.spec, lrs=cfg.lrs, seeds=2, time=3.5, chunk=4, refine=1, refine_points=2)
+    with pytest.raises(ValueError, match="another configuration"):
         run_sweep(other, store=ChunkStore(tmp_path / "chunks"))

@@ -79,10 +79,11 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_summary(r
 def test_sigint_stops_cleanly_keeps_finished_chunks_and_says_how_to_resume(reference, tmp_path):
     ref, _ = reference
     out = tmp_path / "run"
-    # A child inherits an ignored SIGINT (as background jobs of scripts have it); restore the default.
-    proc = subprocess.Popen(eos("sweep", *SWEEP, "--out", str(out)), cwd=ROOT, env=environment(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # A child inherits an ignored SIGINT (background jobs of scripts have one); Ctrl-C's handler back.
+    cmd = [sys.executable, "-c", "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+           "import cli; cli.main()", "sweep", *SWEEP, "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     wait_for_chunks(proc, out, 2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
