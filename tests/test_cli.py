@@ -20,7 +20,7 @@ BAD = [
     (["--lr", "0.1:1:0"], "count"), (["--lr", "inf"], "inf"), (["--model", "foo"], "foo"),
     (["--model", "product", "--loss", "bar"], "bar"), (["--d", "0"], "d must"), (["--n", "-2"], "n must"),
     (["--seeds", "0"], "seeds"), (["--steps", "0"], "steps"), (["--model", "mlp", "--width", "0"], "width"),
-    (["--d", "x"], "--d"),
+    (["--d", "x"], "--d"), (["--chunk", "0"], "chunk"), (["--devices", "64"], "devices"),
 ]
 
 
@@ -50,6 +50,16 @@ def test_existing_output_directory_is_refused(tmp_path):
     r = eos("sweep", "--lr", "0.1", "--out", str(tmp_path / "full"), cwd=tmp_path)
     assert r.returncode == 2 and "not empty" in r.stderr
     assert (tmp_path / "full" / "x").read_text() == "keep me"
+
+
+def test_resume_refuses_a_finished_sweep_and_other_options(tmp_path):
+    (tmp_path / "done").mkdir()
+    (tmp_path / "done" / "run.json").write_text("{}")
+    for args, needle in ((["--resume", "done"], "already complete"), (["--resume", "nowhere"], "no interrupted"),
+                         (["--resume", "done", "--lr", "0.1"], "drop --lr")):
+        r = eos("sweep", *args, cwd=tmp_path)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and needle in r.stderr, r.stderr
+    assert os.listdir(tmp_path / "done") == ["run.json"]
 
 
 BAD_ROBUSTNESS = [
