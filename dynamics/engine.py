@@ -70,7 +70,7 @@ class Trajectories(NamedTuple):
     initial_params: object  # params pytree, leading axis seeds
     final_params: object  # params pytree, leading axis members
     useful_steps: int  # Σ_i T_i
-    computed_steps: int  # slots × blocks × stride actually computed
+    computed_steps: int  # member-steps computed by the pool, masked ones included
     slots: int
     stride: int
 
@@ -116,7 +116,9 @@ def choose_slots(horizons: np.ndarray, stride: int, max_slots: int, max_waste: f
 
 
 def member_block(model: Model, lanczos_steps: int, stride: int):
-    """The per-member block: `stride` steps, then a measurement of (loss, threshold, trace, sharpness)."""
+    """The per-member block: `steps` ≤ stride steps (the same for the whole pool), then a
+    measurement of (loss, threshold, trace, sharpness). steps = 0 measures the state as it is;
+    a pool whose members all need fewer than `stride` more steps runs only those."""
 
     def measure(params, train, ritz):
         loss_fn = lambda p: model.loss(p, train)
@@ -137,9 +139,9 @@ def member_block(model: Model, lanczos_steps: int, stride: int):
         params = jax.tree_util.tree_map(lambda a, b: jnp.where(move, b, a), params, new)
         return (params, t + move, div), None
 
-    def advance(params, train, lr, horizon, cap, t, div, ritz):
-        body = lambda c, x: step(c, x, train, lr, horizon, cap)
-        (params, t, div), _ = jax.lax.scan(body, (params, t, div), None, length=stride)
+    def advance(params, train, lr, horizon, cap, t, div, ritz, steps):
+        body = lambda i, c: step(c, i, train, lr, horizon, cap)[0]
+        params, t, div = jax.lax.fori_loop(0, jnp.minimum(steps, stride), body, (params, t, div))
         loss, thr, lam, ritz = measure(params, train, ritz)
         return params, t, div, ritz, loss, thr, lam
 
@@ -183,7 +185,8 @@ def _programs(model: Model, lanczos_steps: int, stride: int) -> _Programs:
     """The compiled programs of one (model, stride), kept so that repeated runs (a sweep's
     chunks and rounds) compile once per shape instead of once per call."""
     return _Programs(jax.jit(model.sample), jax.jit(model.init),
-                     jax.jit(jax.vmap(member_block(model, lanczos_steps, stride))), jax.jit(_load),
+                     jax.jit(jax.vmap(member_block(model, lanczos_steps, stride), in_axes=(0,) * 8 + (None,))),
+                     jax.jit(_load),
                      jax.jit(jax.vmap(model.observables, in_axes=(0, None))),
                      jax.jit(jax.vmap(model.dead, in_axes=(0, None))))
 
@@ -276,19 +279,19 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
         host = (mask, idx.astype(np.int32), lr.astype(dtype), hor.astype(np.int32))
         return prog.load(pool, *_to_devices(host, split), *tables, *_to_devices((cap.astype(dtype), ritz), whole))
 
-    def run_pool(pool):
+    def run_pool(pool, steps):
         params, t, div, ritz, loss, thr, lam = prog.advance(
-            pool.params, pool.train, pool.lr, pool.horizon, pool.cap, pool.t, pool.div, pool.ritz)
+            pool.params, pool.train, pool.lr, pool.horizon, pool.cap, pool.t, pool.div, pool.ritz, np.int32(steps))
         return pool._replace(params=params, t=t, div=div, ritz=ritz), loss, thr, lam
 
-    # The state at initialisation, measured by the same program with horizon 0 (nothing
-    # steps), so that no separate measurement program is compiled.
+    # The state at initialisation, measured by the same program with no steps, so that no
+    # separate measurement program is compiled.
     initial = []
     no_cap, start = np.full(len(seed_values), np.inf), np.ones_like(flat0).astype(dtype)
     for lo in range(0, len(seed_values), slots):
         idx = np.minimum(np.arange(lo, lo + slots), len(seed_values) - 1)
         pool, loss, thr, lam = run_pool(load(empty, np.ones(slots, bool), idx, np.zeros(slots),
-                                             np.zeros(slots), no_cap, start))
+                                             np.zeros(slots), no_cap, start), 0)
         initial.append(jax.tree_util.tree_map(lambda a: a[: len(seed_values) - lo],
                                               _to_host((loss, thr, lam, pool.ritz))))
     loss0, thr0, sharp0, ritz0 = jax.tree_util.tree_map(lambda *a: np.concatenate(a), *initial)
@@ -339,7 +342,7 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
     occupant = np.full(slots, -1, dtype=np.int64)
     useful_total = int(horizons.sum())
     done_steps = 0
-    blocks = 0
+    computed = 0  # member-steps computed, masked ones included
 
     def refill(pool):
         free = np.flatnonzero(occupant < 0)
@@ -356,8 +359,10 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
 
     pool = refill(empty)
     while (occupant >= 0).any():
-        pool, loss, thr, lam = run_pool(pool)
-        blocks += 1
+        live = np.flatnonzero(occupant >= 0)
+        steps = int(min(stride, np.max(horizons[occupant[live]] - steps_done[occupant[live]])))
+        pool, loss, thr, lam = run_pool(pool, steps)
+        computed += slots * steps
         t_h, div_h, loss_h, (thr_h, trace_h), lam_h = _to_host((pool.t, pool.div, loss, thr, lam))
         live = np.flatnonzero(occupant >= 0)
         members = occupant[live]
@@ -382,7 +387,7 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
         if progress is not None:
             progress(done_steps, useful_total)
 
-    return _subset(np.arange(n_members))._replace(computed_steps=blocks * slots * stride, slots=slots)
+    return _subset(np.arange(n_members))._replace(computed_steps=computed, slots=slots)
 
 
 def _final_measurements(prog: _Programs, params, train, test, seed_index, width: int):
