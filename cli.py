@@ -6,6 +6,7 @@ exit code 2, before anything is computed or written.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 import sys
@@ -137,7 +138,7 @@ def sweep(
     x64: bool = typer.Option(False, "--x64", help="float64 instead of float32."),
     out: Optional[Path] = typer.Option(None, help="Output directory (default: runs/sweep-TIMESTAMP)."),
     resume: Optional[Path] = typer.Option(None, help="Finish the interrupted sweep in this directory, "
-                                          "recomputing only its missing chunks (takes no other options)."),
+                                          "recomputing only its missing chunks (takes no other sweep option but --devices)."),
     distributed: bool = typer.Option(False, "--distributed", help="Multi-host: jax.distributed.initialize() "
                                      "from the environment (see README)."),
 ):
@@ -154,7 +155,7 @@ def sweep(
 
     with bad_input():
         if resume is not None:
-            given = [p.opts[0] for p in ctx.command.params if p.name not in ("resume", "distributed")
+            given = [p.opts[0] for p in ctx.command.params if p.name not in ("resume", "distributed", "devices")
                      and ctx.get_parameter_source(p.name).name == "COMMANDLINE"]
             if given:
                 raise ValueError(f"--resume takes its configuration from {str(resume)!r}; drop {given[0]}")
@@ -163,6 +164,8 @@ def sweep(
             if not (resume / SWEEP_STATE).is_file():
                 raise ValueError(f"--resume {str(resume)!r}: no interrupted sweep there (no {SWEEP_STATE})")
             config = SweepConfig.from_dict(read_json(resume / SWEEP_STATE)[0]["config"])
+            if ctx.get_parameter_source("devices").name == "COMMANDLINE":  # numbers do not depend on it
+                config = dataclasses.replace(config, engine=dataclasses.replace(config.engine, devices=devices))
             out = resume
         else:
             lrs = parse_range(lr, "--lr", log, 64)
