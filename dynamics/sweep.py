@@ -155,7 +155,8 @@ def run_sweep(config: SweepConfig, progress: Callable[[str, int, int], None] | N
 
 
 class _ChunkRunner:
-    """Runs one round's members chunk by chunk, reading finished chunks from the store."""
+    """Runs a round's members: chunks found in the store are read, all the others run together
+    in one refilled pool, and each is kept the moment its last member finishes."""
 
     def __init__(self, model, config: SweepConfig, engine_config, store, progress):
         self.model, self.config, self.engine_config = model, config, engine_config
