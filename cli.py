@@ -153,6 +153,7 @@ def sweep(
         start_distributed()
     import jax
 
+    lead = jax.process_index() == 0  # in a multi-host run, the first process writes and reports
     with bad_input():
         if resume is not None:
             given = [p.opts[0] for p in ctx.command.params if p.name not in ("resume", "distributed", "devices")
@@ -174,10 +175,12 @@ def sweep(
             config = SweepConfig(spec=spec, lrs=tuple(lrs), seeds=seeds, steps=steps, time=time_, refine=refine,
                                  margin=margin, chunk=chunk, x64=x64,
                                  engine=eng.EngineConfig(stride=stride, max_slots=slots, devices=devices))
+            if distributed and out is None:
+                raise ValueError("--distributed needs --out: a directory every host sees")
             out = out or default_out(f"sweep-{model}")
-            check_out(out)
+            if lead:  # the other hosts would race the first one, which creates it
+                check_out(out)
         eng.member_devices(config.engine.devices)
-    lead = jax.process_index() == 0  # in a multi-host run, the first process writes and reports
     if resume is None and lead:
         write_atomically(out, lambda tmp: write_json(tmp / SWEEP_STATE, {"kind": "sweep", "config": config.to_dict()}))
     store = ChunkStore(out / "chunks", writable=lead)
