@@ -7,10 +7,11 @@ or none of it; leftovers of interrupted writes are ignored and swept away.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
+
+from .files import replace_whole, write_npz
 
 
 class ChunkStore:
@@ -36,12 +37,7 @@ class ChunkStore:
     def put(self, key: str, arrays: dict) -> None:
         if not self.writable:
             return
-        tmp = self.path / f".{key}.partial-{os.getpid()}.npz"
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._file(key))
+        replace_whole(self._file(key), lambda tmp: write_npz(tmp, **arrays))
 
     def keys(self) -> list[str]:
         return sorted(p.stem for p in self.path.glob("*.npz") if not p.name.startswith("."))

@@ -275,9 +275,10 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
                               np.zeros(slots, np.int32), np.zeros(slots, dtype), np.zeros(slots, np.int32),
                               np.full(slots, -1, np.int32), np.ones((slots,) + flat0.shape[1:], dtype)), split)
 
-    def load(pool, mask, idx, lr, hor, cap, ritz):
+    def load(pool, mask, idx, lr, hor, per_seed):
+        """per_seed: (cap, ritz start) of every seed, already on the devices."""
         host = (mask, idx.astype(np.int32), lr.astype(dtype), hor.astype(np.int32))
-        return prog.load(pool, *_to_devices(host, split), *tables, *_to_devices((cap.astype(dtype), ritz), whole))
+        return prog.load(pool, *_to_devices(host, split), *tables, *per_seed)
 
     def run_pool(pool, steps):
         params, t, div, ritz, loss, thr, lam = prog.advance(
@@ -287,15 +288,16 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
     # The state at initialisation, measured by the same program with no steps, so that no
     # separate measurement program is compiled.
     initial = []
-    no_cap, start = np.full(len(seed_values), np.inf), np.ones_like(flat0).astype(dtype)
+    unmeasured = _to_devices((np.full(len(seed_values), np.inf, dtype), np.ones_like(flat0).astype(dtype)), whole)
     for lo in range(0, len(seed_values), slots):
         idx = np.minimum(np.arange(lo, lo + slots), len(seed_values) - 1)
         pool, loss, thr, lam = run_pool(load(empty, np.ones(slots, bool), idx, np.zeros(slots),
-                                             np.zeros(slots), no_cap, start), 0)
+                                             np.zeros(slots), unmeasured), 0)
         initial.append(jax.tree_util.tree_map(lambda a: a[: len(seed_values) - lo],
                                               _to_host((loss, thr, lam, pool.ritz))))
     loss0, thr0, sharp0, ritz0 = jax.tree_util.tree_map(lambda *a: np.concatenate(a), *initial)
     cap0 = config.blowup * np.maximum(loss0, 1.0)
+    measured = _to_devices((cap0.astype(dtype), ritz0), whole)  # placed once, read by every refill
 
     n_records = int(np.max(-(-horizons // stride))) + 1
     step_rec = np.full((n_members, n_records), -1, dtype=np.int64)
@@ -355,7 +357,7 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
         mask[take] = True
         idx, lr, hor = np.zeros(slots, np.int64), np.zeros(slots), np.zeros(slots, np.int64)
         idx[take], lr[take], hor[take] = seed_index[members], lrs[members], horizons[members]
-        return load(pool, mask, idx, lr, hor, cap0, ritz0)
+        return load(pool, mask, idx, lr, hor, measured)
 
     pool = refill(empty)
     while (occupant >= 0).any():

@@ -99,6 +99,25 @@ def write_atomically(path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def replace_whole(path, write: Callable[[Path], None]) -> None:
+    """Write a file beside `path` (hidden, `.partial` in its name) and rename it into place:
+    readers and a kill at any moment see the old file or the whole new one."""
+    path = Path(path)
+    tmp = path.parent / f".{path.name}.partial-{os.getpid()}"
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_npz(path, compress: bool = False, **arrays) -> None:
+    with open(path, "wb") as f:  # a file object: np.savez would append .npz to a name
+        (np.savez_compressed if compress else np.savez)(f, **arrays)
+
+
 def write_json(path: Path, obj: dict) -> None:
     """JSON with NaN as null and ±inf as strings, so any JSON reader can open it."""
     Path(path).write_text(json.dumps(to_json(obj), indent=2) + "\n")

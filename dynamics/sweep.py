@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from . import engine, theory, transition
 from .losses import get_loss
 from .models import ModelSpec, make_model
 from .checkpoint import ChunkStore
-from .files import read_csv, read_json, write_atomically, write_csv, write_json
+from .files import read_csv, read_json, replace_whole, write_atomically, write_csv, write_json, write_npz
 from .provenance import provenance
 
 
@@ -358,23 +357,12 @@ def write_files(result: SweepResult, directory) -> None:
     """The three result files into an existing directory, each renamed into place whole; run.json,
     which marks a finished sweep, last."""
     directory = Path(directory)
-
-    def put(name, write):
-        tmp = directory / f".{name}.partial"
-        write(tmp)
-        os.replace(tmp, directory / name)
-
-    put("summary.csv", lambda p: write_csv(p, result.summary))
-    put("trajectories.npz", lambda p: _write_npz(p, lr=result.summary["lr"], seed=result.summary["seed"],
-                                                  **result.trajectories))
+    replace_whole(directory / "summary.csv", lambda p: write_csv(p, result.summary))
+    replace_whole(directory / "trajectories.npz", lambda p: write_npz(
+        p, compress=True, lr=result.summary["lr"], seed=result.summary["seed"], **result.trajectories))
     run = {"kind": "sweep", "config": result.config.to_dict(), "theory": result.theory,
            "transition": result.transition, **result.meta}
-    put("run.json", lambda p: write_json(p, run))
-
-
-def _write_npz(path, **arrays):
-    with open(path, "wb") as f:  # a file object: np.savez would append .npz to a name
-        np.savez_compressed(f, **arrays)
+    replace_whole(directory / "run.json", lambda p: write_json(p, run))
 
 
 def save(result: SweepResult, path) -> Path:
