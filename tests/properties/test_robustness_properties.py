@@ -18,10 +18,15 @@ F64 = jnp.float64
 SCALE = 20 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else 1
 
 
-def random_net(seed, d, k, bias_scale=0.5) -> networks.TwoLayer:
+def random_net(seed, d, k, bias_scale=0.5, spread=0.0) -> networks.TwoLayer:
+    """A random two-layer network; `spread` > 0 gives its units and layers scales over that many decades."""
     rng = np.random.default_rng(seed)
-    return networks.TwoLayer(jnp.asarray(rng.normal(size=(k, d))), jnp.asarray(bias_scale * rng.normal(size=k)),
-                             jnp.asarray(rng.normal(size=k) / math.sqrt(k)), jnp.asarray(rng.normal()))
+    unit = 10.0 ** rng.uniform(-spread / 2, spread / 2, size=(k, 1))
+    layer = 10.0 ** rng.uniform(-spread / 2, spread / 2)
+    return networks.TwoLayer(jnp.asarray(rng.normal(size=(k, d)) * unit * layer),
+                             jnp.asarray(bias_scale * rng.normal(size=k) * unit[:, 0] * layer),
+                             jnp.asarray(rng.normal(size=k) / math.sqrt(k) / unit[:, 0] ** rng.uniform(0, 2)),
+                             jnp.asarray(rng.normal()))
 
 
 def clopper_pearson_lower(k: int, n: int, alpha: float) -> float:
@@ -74,22 +79,76 @@ def exact_lipschitz(p: networks.TwoLayer) -> float:
     return float(max(np.linalg.norm(grad(x)) for x in points))
 
 
-@given(seed=st.integers(0, 10**6), d=st.sampled_from([1, 2]), k=st.integers(1, 7))
+@given(seed=st.integers(0, 10**6), d=st.sampled_from([1, 2]), k=st.integers(1, 7), spread=st.sampled_from([0.0, 4.0]))
 @settings(max_examples=15 * SCALE)
-def test_bracket_order_against_the_exact_constant(seed, d, k):
-    """every lower bound ≤ exact Lip ≤ LipSDP ≤ min(path norm, ‖a‖‖W‖) ≤ ... spectral product."""
-    p = random_net(seed, d, k)
+def test_bracket_order_against_the_exact_constant(seed, d, k, spread):
+    """every lower bound ≤ exact Lip ≤ LipSDP-Neuron ≤ LipSDP-Layer ≤ ‖a‖‖W‖, and Neuron ≤ path norm.
+
+    In 1-D and 2-D with k > d units the first layer is rank-deficient; `spread` = 4 puts the
+    units' and layers' scales over four decades.
+    """
+    p = random_net(seed, d, k, spread=spread)
     exact = exact_lipschitz(p)
     with jax.enable_x64(True):
         x = jax.random.normal(jax.random.key(seed), (64, d), F64)
         low = lower_bound(lambda z: networks.forward(p, z), x, jax.random.key(seed + 1), steps=100)
     w, a = np.asarray(p.w), np.asarray(p.a)
-    sdp = lipsdp([w, a[None]], "neuron")
-    info = dict(seed=seed, d=d, k=k, lower=low.by_method, exact=exact, sdp=sdp.bound)
-    assert sdp.ok, info
+    neuron, layer = lipsdp([w, a[None]], "neuron"), lipsdp([w, a[None]], "layer")
+    info = dict(seed=seed, d=d, k=k, spread=spread, lower=low.by_method, exact=exact, neuron=neuron, layer=layer)
+    assert neuron.ok and layer.ok, info
     assert max(low.by_method.values()) <= exact * (1 + 1e-9), info
-    assert exact <= sdp.bound * (1 + 1e-6), info
-    assert sdp.bound <= min(path_norm(w, a), spectral_product([w, a[None]])) * (1 + 1e-6), info
+    assert exact <= neuron.bound * (1 + 1e-9), info
+    assert neuron.bound <= min(path_norm(w, a), layer.bound) * (1 + 1e-6), info
+    assert layer.bound <= spectral_product([w, a[None]]) * (1 + 1e-6), info
+
+
+def exact_lipschitz_independent(w: np.ndarray, a: np.ndarray) -> float:
+    """Lip of x ↦ Σ_j a_j ReLU(w_j·x) when the distinct directions among the w_j are linearly
+    independent: units along the same ray merge (c·ReLU(w·x) = ReLU(c w·x), c > 0), and then every
+    activation pattern S occurs, so Lip = max_S ‖Σ_{j∈S} a_j w_j‖."""
+    rays, coef = [], []
+    for wj, aj in zip(w[a != 0], a[a != 0]):  # a unit with a_j = 0 adds nothing
+        for i, r in enumerate(rays):
+            c = (r @ wj) / (r @ r)
+            if c > 0 and np.allclose(wj, c * r, rtol=1e-12, atol=0):
+                coef[i] += aj * c
+                break
+        else:
+            rays.append(wj)
+            coef.append(aj)
+    rays, coef = np.array(rays), np.array(coef)
+    assert np.linalg.matrix_rank(rays) == len(rays)
+    return max(np.linalg.norm((np.array(s) * coef) @ rays) for s in itertools.product([0, 1], repeat=len(rays)))
+
+
+@given(seed=st.integers(0, 10**6), k=st.integers(1, 6), extra=st.integers(0, 3), spread=st.floats(0.0, 6.0),
+       duplicates=st.integers(0, 2), zeros=st.integers(0, 1))
+@settings(max_examples=40 * SCALE)
+def test_lipsdp_certifies_unbalanced_networks_against_exact_constants(seed, k, extra, spread, duplicates, zeros):
+    """exact Lip ≤ LipSDP-Neuron ≤ LipSDP-Layer ≤ ‖a‖‖W‖, for weights whose units and layers span
+    `spread` decades, with duplicated units (positive multiples of a row) and units with a_j = 0;
+    and Neuron is invariant under rescaling units (w_j s_j, a_j / s_j), as the function is."""
+    rng = np.random.default_rng(seed)
+    d = k + extra
+    w = rng.normal(size=(k, d)) * 10.0 ** rng.uniform(-spread / 2, spread / 2, size=(k, 1))
+    w *= 10.0 ** rng.uniform(-spread / 2, spread / 2)
+    a = rng.normal(size=k) * 10.0 ** rng.uniform(-spread / 2, spread / 2, size=k)
+    for _ in range(duplicates):
+        j = rng.integers(len(a))
+        w = np.vstack([w, 2.0 ** rng.integers(-8, 9) * w[j]])
+        a = np.append(a, rng.normal() * abs(a[j]))
+    if zeros:
+        w, a = np.vstack([w, rng.normal(size=d)]), np.append(a, 0.0)
+    exact = exact_lipschitz_independent(w, a)
+    neuron, layer = lipsdp([w, a[None]], "neuron"), lipsdp([w, a[None]], "layer")
+    s = 10.0 ** rng.uniform(-spread / 2, spread / 2, size=len(a))
+    rescaled = lipsdp([w * s[:, None], (a / s)[None]], "neuron")
+    info = dict(seed=seed, k=k, d=d, spread=spread, exact=exact, neuron=neuron, layer=layer, rescaled=rescaled)
+    assert neuron.ok and layer.ok and rescaled.ok, info
+    assert exact <= neuron.bound * (1 + 1e-9) and exact <= rescaled.bound * (1 + 1e-9), info
+    assert neuron.bound <= layer.bound * (1 + 1e-6), info
+    assert layer.bound <= spectral_product([w, a[None]]) * (1 + 1e-6), info
+    assert abs(rescaled.bound - neuron.bound) <= 1e-4 * neuron.bound, info
 
 
 args = dict(n=st.integers(10, 10**7), d=st.integers(1, 10**4), p=st.integers(1, 10**7),
