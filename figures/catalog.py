@@ -74,7 +74,7 @@ def _phase(quick):
 
 
 def _robustness(quick):
-    cfg = RobustnessConfig(n=300, d=20, widths=(4, 8, 16, 32, 64, 128, 256), seeds=2, steps=1000) if quick \
+    cfg = RobustnessConfig(n=200, d=50, widths=(2, 4, 8, 16, 32, 64, 128, 256), seeds=2, steps=1000) if quick \
         else RobustnessConfig()
     return {"robustness": cfg}
 
@@ -92,7 +92,7 @@ FIGURES: dict[str, Figure] = {
     "phase": Figure(_phase, lambda r: phase.draw({int(k.removeprefix("phase-d")): v for k, v in r.items()}),
                     "Located η* against d, and final bias over (η/η*, d)."),
     "robustness": Figure(_robustness, lambda r: robustness.draw(r["robustness"]),
-                         "Lipschitz brackets of trained networks against p, with the law."),
+                         "Lipschitz brackets over √(nd/p) against p/(nd): the law, the data floor and the window."),
     "bracket": Figure(_robustness, lambda r: bracket.draw(r["robustness"]),
                       "Upper/lower ratio of the Lipschitz bracket per certificate, against width."),
 }

@@ -1,8 +1,14 @@
-"""Width sweeps for the law of robustness: train, bracket Lip(f), set it against the law.
+"""Sweeps for the law of robustness: train, bracket Lip(f), set it against the law.
+
+The default sweeps the width at fixed (n, d); `vary="n"` sweeps n at a fixed width (the law:
+Lip ∝ n^½) and `vary="d"` sweeps d at a fixed parameter count (Lip ∝ d^½). Every row carries
+the data's floor (robustness/floor.py), below which no fit can be; exponents are fitted only
+inside the law's window: n ≤ p ≤ nd and √(nd/p) at or above the floor.
 
 Files of a robustness directory:
-  summary.csv   one row per (width, seed): fit, Lipschitz bracket, law_scale and certified_bound
-  run.json      config, slope of log Lip against log p, versions, device, precision, commit, wall time
+  summary.csv   one row per (n, d, width, seed): fit, Lipschitz bracket and its status, floor,
+                law_scale and certified_bound (predictions and measurements in separate columns)
+  run.json      config, fitted exponents, versions, device, precision, commit, wall time
 """
 from __future__ import annotations
 
@@ -21,14 +27,17 @@ from dynamics.files import read_csv, read_json, write_atomically, write_csv, wri
 from dynamics.provenance import provenance
 
 from . import data, networks, theory
+from .floor import fit_floor
 from .lipschitz import two_layer_bracket
+
+VARY = ("width", "n", "d")
 
 
 @dataclass(frozen=True)
 class RobustnessConfig:
-    n: int = 1000
-    d: int = 50
-    widths: tuple = (4, 8, 16, 32, 64, 128, 256, 512, 1024)
+    n: int = 500
+    d: int = 200
+    widths: tuple = (2, 4, 8, 16, 32, 64, 128, 256, 512)
     seeds: int = 3
     inputs: str = "gaussian"
     labels: str = "random"
@@ -36,18 +45,31 @@ class RobustnessConfig:
     eps: float = 0.5  # fit below the noise level by ε: train MSE ≤ σ² − ε
     steps: int = 2000  # step budget
     lr: float = 0.01  # Adam step size
-    penalty: float = 1e-3  # initial μ of the path-norm penalty (smoothest fit); 0: stop at the first fit
-    lipsdp_max_width: int = 128  # LipSDP above this width costs minutes; others still bracket
+    penalty: float = 1e-3  # initial μ of the smoothness penalty (smoothest fit); 0: stop at the first fit
+    regulariser: str = "gradient"  # gradient (mean ‖∇f(x_i)‖²) | path (path norm): see networks.roughness
+    lipsdp_max_width: int = 4096  # LipSDP-Neuron (first-order, certified) up to this width
     delta: float = 0.01  # failure probability of the certified bound
+    vary: str = "width"  # what is swept: width | n | d
+    values: tuple = ()  # the n or d values for vary = n | d; the width is widths[0] (for d: p held)
 
     def __post_init__(self):
         object.__setattr__(self, "widths", tuple(int(k) for k in self.widths))
+        object.__setattr__(self, "values", tuple(int(v) for v in self.values))
+        if self.vary not in VARY:
+            raise ValueError(f"unknown vary {self.vary!r} (choose from {', '.join(VARY)})")
+        if (self.vary == "width") != (not self.values):
+            raise ValueError("values are the n or d of vary = n | d, and only those" if self.values
+                             else f"vary = {self.vary} needs values")
+        if self.values and min(self.values) <= 0:
+            raise ValueError(f"values must be positive integers, got {self.values!r}")
         for name in ("n", "d", "seeds", "steps"):
             v = getattr(self, name)
             if not isinstance(v, int) or v <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if not self.widths or min(self.widths) <= 0:
             raise ValueError(f"widths must be positive integers, got {self.widths!r}")
+        if self.regulariser not in networks.REGULARISERS:
+            raise ValueError(f"unknown regulariser {self.regulariser!r} (choose from {', '.join(networks.REGULARISERS)})")
         if self.inputs not in data.INPUTS:
             raise ValueError(f"unknown inputs {self.inputs!r} (choose from {', '.join(data.INPUTS)})")
         if self.labels not in data.LABELS:
@@ -85,7 +107,7 @@ class RobustnessResult(NamedTuple):
 def load(path) -> RobustnessResult:
     path = Path(path)
     raw, run = read_json(path / "run.json")
-    config = dict(raw["config"], widths=tuple(raw["config"]["widths"]))
+    config = dict(raw["config"], widths=tuple(raw["config"]["widths"]), values=tuple(raw["config"].get("values", ())))
     meta = {k: v for k, v in run.items() if k not in ("kind", "config", "slope")}
     return RobustnessResult(RobustnessConfig(**config), read_csv(path / "summary.csv"), run["slope"], meta)
 
@@ -110,27 +132,55 @@ def train(config: RobustnessConfig, x, y, progress=None):
         params = jax.vmap(lambda key: networks.init(key, config.d, size))(keys)
         masks = jnp.stack([(jnp.arange(size) < k).astype(jnp.float32) for k, _ in group])
         fit = jax.jit(jax.vmap(lambda p, m, xs, ys: networks.fit(
-            p, m, xs, ys, target, steps=config.steps, lr=config.lr, penalty=config.penalty)))
+            p, m, xs, ys, target, steps=config.steps, lr=config.lr, penalty=config.penalty,
+            regulariser=config.regulariser)))
         seeds = np.array([s for _, s in group])
         out = fit(params, masks, x[seeds], y[seeds])
         compiles += 1
         for i, (k, s) in enumerate(group):
             p = jax.tree_util.tree_map(lambda a: a[i], out.params)
             results[(k, s)] = (networks.TwoLayer(p.w[:k], p.b[:k], p.a[:k], p.c), float(out.train_mse[i]),
-                               int(out.steps[i]), bool(out.fitted[i]))
+                               int(out.steps[i]), bool(out.fitted[i]), float(out.first_roughness[i]) / float(out.roughness[i]))
         if progress:
             progress("train", len(results), len(members))
     return members, results, compiles
+
+
+def settings(config: RobustnessConfig) -> list[tuple[int, int, tuple]]:
+    """(n, d, widths) of each data set the sweep trains on; a d-sweep holds p = k(d + 2) + 1."""
+    if config.vary == "width":
+        return [(config.n, config.d, config.widths)]
+    k = config.widths[0]
+    if config.vary == "n":
+        return [(v, config.d, (k,)) for v in config.values]
+    p = networks.param_count(config.d, k)
+    return [(config.n, v, (max(1, round((p - 1) / (v + 2))),)) for v in config.values]
 
 
 def run_robustness(config: RobustnessConfig,
                    progress: Callable[[str, int, int], None] | None = None) -> RobustnessResult:
     """Train, bracket and compare; predictions (law_scale, certified_bound) apart from measurements."""
     start = time.perf_counter()
+    rows, train_time, compiles = [], 0.0, 0
+    for n, d, widths in settings(config):
+        part = dataclasses.replace(config, n=n, d=d, widths=widths, vary="width", values=())
+        more, seconds, count = width_sweep(part, progress)
+        rows, train_time, compiles = rows + more, train_time + seconds, compiles + count
+    summary = {name: np.array([r[name] for r in rows]) for name in rows[0]}
+    meta = provenance("float32 training, float64 brackets", time.perf_counter() - start)
+    meta.update(train_time_s=train_time, train_compiles=compiles,
+                certified_applies=theory.certified_applies(config.n, config.eps, config.delta))
+    return RobustnessResult(config, summary, exponents(config, summary), meta)
+
+
+def width_sweep(config: RobustnessConfig, progress=None) -> tuple[list[dict], float, int]:
+    """Rows of one (n, d): every (width, seed) trained, bracketed and set beside the law and the floor."""
     keys = [jax.random.key(s) for s in range(config.seeds)]
     x = jnp.stack([data.inputs(jax.random.fold_in(k, 0), config.n, config.d, config.inputs) for k in keys])
     y = jnp.stack([data.labels(jax.random.fold_in(k, 2), x[i], config.labels, config.flip)
                    for i, k in enumerate(keys)])
+    floors = [fit_floor(np.asarray(x[s]), np.asarray(y[s]), config.noise_level - config.eps)
+              for s in range(config.seeds)]
     t0 = time.perf_counter()
     members, trained, compiles = train(config, x, y, progress)
     train_time = time.perf_counter() - t0
@@ -139,7 +189,7 @@ def run_robustness(config: RobustnessConfig,
     input_radius = float(jnp.max(jnp.linalg.norm(x, axis=-1)))
     with jax.enable_x64(True):  # brackets in float64: quotients and gradients as exact as they can be
         for i, (k, s) in enumerate(members):
-            p, mse, steps, fitted = trained[(k, s)]
+            p, mse, steps, fitted, gain = trained[(k, s)]
             p64 = jax.tree_util.tree_map(lambda a: jnp.asarray(np.asarray(a), jnp.float64), p)
             if not all(np.isfinite(np.asarray(a)).all() for a in p):
                 raise FloatingPointError(f"training width {k}, seed {s} produced non-finite weights")
@@ -148,24 +198,34 @@ def run_robustness(config: RobustnessConfig,
             n_params = networks.param_count(config.d, k)
             radius = float(np.sqrt(sum(np.sum(np.asarray(a, float) ** 2) for a in p)))
             jac = theory.two_layer_parametrisation_lipschitz(radius, input_radius)
+            law = theory.law_scale(config.n, config.d, n_params)
             rows.append({
-                "width": k, "params": n_params, "seed": s, "train_mse": mse, "noise_level": config.noise_level,
-                "fits_below_noise": fitted, "train_steps": steps, **row,
+                "n": config.n, "d": config.d, "width": k, "params": n_params, "seed": s, "train_mse": mse,
+                "noise_level": config.noise_level, "fits_below_noise": fitted, "train_steps": steps, **row,
                 "bracket_ratio": row["lip_upper"] / row["lip_lower"] if row["lip_lower"] > 0 else math.inf,
-                "law_scale": theory.law_scale(config.n, config.d, n_params),
+                "smoothing_gain": gain if fitted else math.nan,
+                "floor": floors[s],
+                "in_window": bool(config.n <= n_params <= config.n * config.d and law >= floors[s]),
+                "law_scale": law,
                 "certified_bound": theory.certified_bound(config.n, config.d, n_params, config.eps, config.delta,
                                                           2.0 * radius, jac),
             })
             if progress:
                 progress("bracket", i + 1, len(members))
-    summary = {name: np.array([r[name] for r in rows]) for name in rows[0]}
-    slope = {kind: fit_slope(summary["params"], summary[f"lip_{kind}"], summary["fits_below_noise"])
-             for kind in ("lower", "upper")}
-    slope["law"] = -0.5
-    meta = provenance("float32 training, float64 brackets", time.perf_counter() - start)
-    meta.update(train_time_s=train_time, train_compiles=compiles,
-                certified_applies=theory.certified_applies(config.n, config.eps, config.delta))
-    return RobustnessResult(config, summary, slope, meta)
+    return rows, train_time, compiles
+
+
+AXIS = {"width": "params", "n": "n", "d": "d"}
+
+
+def exponents(config: RobustnessConfig, summary: dict) -> dict:
+    """Exponents of log Lip (lower, upper) against log p, n or d, over the fits inside the window
+    whose bracket is ordered; `law` is the same fit of the law's √(nd/p) on those rows (a prediction)."""
+    axis = AXIS[config.vary]
+    rows = summary["fits_below_noise"] & summary["in_window"] & (summary["bracket"] == "ok")
+    out = {kind: fit_slope(summary[axis], summary[f"lip_{kind}"], rows) for kind in ("lower", "upper")}
+    out.update(axis=axis, law=fit_slope(summary[axis], summary["law_scale"], rows)["slope"])
+    return out
 
 
 def fit_slope(params, lip, mask) -> dict:

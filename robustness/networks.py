@@ -52,21 +52,45 @@ def path_norm(p: TwoLayer):
     return jnp.sum(jnp.abs(p.a) * norms)
 
 
+def input_gradients(p: TwoLayer, x, mask=None):
+    """∇_x f at each row of x: (n, d). ∇f(x) = Σ_j a_j 1[w_j·x + b_j > 0] w_j."""
+    a = p.a if mask is None else p.a * mask
+    return ((x @ p.w.T + p.b > 0).astype(x.dtype) * a) @ p.w
+
+
+REGULARISERS = ("gradient", "path")
+
+
+def roughness(p: TwoLayer, x, mask, regulariser: str):
+    """(penalty, criterion): what the smoothest-fit search adds to the loss, and what it minimises.
+
+    gradient  penalty mean_i ‖∇f(x_i)‖², criterion max_i ‖∇f(x_i)‖ (a lower bound on Lip(f));
+    path      penalty and criterion the path norm Σ_j |a_j| ‖w_j‖ (an upper bound on Lip(f)).
+    """
+    if regulariser == "gradient":
+        sq = jnp.sum(input_gradients(p, x, mask) ** 2, axis=1)
+        return jnp.mean(sq), jnp.sqrt(jnp.max(sq))
+    pen = path_norm(masked(p, mask))
+    return pen, pen
+
+
 class FitResult(NamedTuple):
     params: TwoLayer
     train_mse: jax.Array
     steps: jax.Array  # steps taken
     fitted: jax.Array  # reached train MSE ≤ target
+    roughness: jax.Array  # the search's criterion at the returned fit
+    first_roughness: jax.Array  # the criterion at the first iterate that fitted (inf if none)
 
 
 def fit(params: TwoLayer, mask, x, y, target, *, steps: int, lr: float, penalty: float = 0.0,
-        check_every: int = 25) -> FitResult:
+        regulariser: str = "gradient", check_every: int = 25) -> FitResult:
     """Full-batch Adam on the MSE, until MSE ≤ target or `steps` (penalty = 0).
 
-    With penalty μ₀ > 0 it looks for the smoothest fit instead: it minimises MSE + μ·path norm
-    over the whole budget, adapting μ every `check_every` steps (×1.25 while the fit is below
-    target, ÷1.25 above it) so the MSE settles at the target, and returns the iterate of least
-    path norm among those that fit.
+    With penalty μ₀ > 0 it looks for the smoothest fit instead: it minimises MSE + μ·penalty
+    (see `roughness`) over the whole budget, adapting μ every `check_every` steps (×1.25 while
+    the fit is below target, ÷1.25 above it) so the MSE settles at the target, and returns the
+    fitting iterate of least criterion.
     """
     opt = optax.adam(lr)
     smooth = penalty > 0
@@ -76,7 +100,7 @@ def fit(params: TwoLayer, mask, x, y, target, *, steps: int, lr: float, penalty:
 
     def inner(carry, _):
         p, state, mu = carry
-        loss = lambda q: mse_of(q) + mu * path_norm(masked(q, mask))
+        loss = lambda q: mse_of(q) + mu * roughness(q, x, mask, regulariser)[0]
         updates, state = opt.update(jax.grad(loss)(p), state, p)
         return (optax.apply_updates(p, updates), state, mu), None
 
@@ -86,18 +110,22 @@ def fit(params: TwoLayer, mask, x, y, target, *, steps: int, lr: float, penalty:
     def body(c):
         (p, state, _), _ = jax.lax.scan(inner, (c["p"], c["state"], c["mu"]), None, length=check_every)
         mse = mse_of(p)
-        pen = path_norm(masked(p, mask))
-        better = (mse <= target) & (pen < c["best_pen"])
+        rough = roughness(p, x, mask, regulariser)[1]
+        better = (mse <= target) & (rough < c["best_rough"])
         mu = jnp.where(mse <= target, c["mu"] * 1.25, c["mu"] / 1.25) if smooth else c["mu"]
         best = jax.tree_util.tree_map(lambda b, q: jnp.where(better, q, b), c["best"], p)
-        return dict(p=p, state=state, t=c["t"] + check_every, mse=mse, mu=mu, best=best,
-                    best_pen=jnp.where(better, pen, c["best_pen"]), best_mse=jnp.where(better, mse, c["best_mse"]))
+        first = jnp.where(jnp.isinf(c["first"]) & (mse <= target), rough, c["first"])
+        return dict(p=p, state=state, t=c["t"] + check_every, mse=mse, mu=mu, best=best, first=first,
+                    best_rough=jnp.where(better, rough, c["best_rough"]),
+                    best_mse=jnp.where(better, mse, c["best_mse"]))
 
     mse0 = mse_of(params)
+    inf = jnp.asarray(jnp.inf, mse0.dtype)
     init = dict(p=params, state=opt.init(params), t=jnp.asarray(0), mse=mse0, mu=jnp.asarray(penalty, mse0.dtype),
-                best=params, best_pen=jnp.asarray(jnp.inf, mse0.dtype), best_mse=mse0)
+                best=params, best_rough=inf, best_mse=mse0, first=inf)
     c = jax.lax.while_loop(cond, body, init)
-    found = jnp.isfinite(c["best_pen"])
+    found = jnp.isfinite(c["best_rough"])
     final = jax.tree_util.tree_map(lambda b, q: jnp.where(found, b, q), c["best"], c["p"])
     mse = jnp.where(found, c["best_mse"], c["mse"])
-    return FitResult(masked(final, mask), mse, c["t"], mse <= target)
+    rough = jnp.where(found, c["best_rough"], roughness(c["p"], x, mask, regulariser)[1])
+    return FitResult(masked(final, mask), mse, c["t"], mse <= target, rough, c["first"])

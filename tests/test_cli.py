@@ -88,10 +88,11 @@ def test_robustness_end_to_end_writes_a_loadable_result(tmp_path):
     r = eos("robustness", "--n", "60", "--d", "5", "--widths", "2,8", "--seeds", "1", "--steps", "200",
             "--eps", "0.2", "--out", str(tmp_path / "r"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "slope of log Lip upper" in r.stdout
+    assert "exponent of Lip upper in p" in r.stdout
     header = (tmp_path / "r" / "summary.csv").read_text().splitlines()[0].split(",")
-    for col in ("width", "params", "seed", "train_mse", "noise_level", "fits_below_noise", "lip_lower",
-                "lip_upper", "lip_upper_method", "law_scale", "certified_bound"):
+    for col in ("n", "d", "width", "params", "seed", "train_mse", "noise_level", "fits_below_noise", "lip_lower",
+                "lip_upper", "lip_upper_method", "bracket", "floor", "in_window", "smoothing_gain", "law_scale",
+                "certified_bound"):
         assert col in header, col
 
 

@@ -6,13 +6,15 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 from scipy.stats import beta
 
 from robustness import networks, theory
 from robustness.experiment import RobustnessConfig, run_robustness
-from robustness.lipschitz import lipsdp, lower_bound, path_norm, spectral_product
+from robustness.floor import fit_floor
+from robustness.lipschitz import lipsdp, lipsdp_two_layer, lower_bound, path_norm, spectral_product
 
 F64 = jnp.float64
 SCALE = 20 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else 1
@@ -143,8 +145,16 @@ def test_lipsdp_certifies_unbalanced_networks_against_exact_constants(seed, k, e
     neuron, layer = lipsdp([w, a[None]], "neuron"), lipsdp([w, a[None]], "layer")
     s = 10.0 ** rng.uniform(-spread / 2, spread / 2, size=len(a))
     rescaled = lipsdp([w * s[:, None], (a / s)[None]], "neuron")
-    info = dict(seed=seed, k=k, d=d, spread=spread, exact=exact, neuron=neuron, layer=layer, rescaled=rescaled)
+    first_order = {form: lipsdp_two_layer(w, a, form) for form in ("neuron", "layer")}
+    info = dict(seed=seed, k=k, d=d, spread=spread, exact=exact, neuron=neuron, layer=layer, rescaled=rescaled,
+                first_order=first_order)
     assert neuron.ok and layer.ok and rescaled.ok, info
+    assert first_order["neuron"].ok and first_order["layer"].ok, info
+    # The first-order solver reaches the same optimum, and its dual value brackets it from below.
+    assert abs(first_order["neuron"].bound - neuron.bound) <= 1e-5 * neuron.bound, info
+    assert abs(first_order["layer"].bound - layer.bound) <= 1e-5 * layer.bound, info
+    assert first_order["neuron"].solver_bound <= first_order["neuron"].bound * (1 + 1e-9), info
+    assert exact <= first_order["neuron"].bound * (1 + 1e-9), info
     assert exact <= neuron.bound * (1 + 1e-9) and exact <= rescaled.bound * (1 + 1e-9), info
     assert neuron.bound <= layer.bound * (1 + 1e-6), info
     assert layer.bound <= spectral_product([w, a[None]]) * (1 + 1e-6), info
@@ -179,10 +189,42 @@ def test_certified_bound_is_monotone_and_below_the_law(n, d, p, eps, delta, W, J
 @given(n=st.integers(20, 60), d=st.integers(2, 6),
        widths=st.lists(st.integers(1, 24), min_size=1, max_size=3, unique=True), eps=st.floats(0.1, 0.6))
 @settings(max_examples=3 * SCALE, phases=[Phase.explicit, Phase.reuse, Phase.generate])  # training is slow to shrink
-def test_trained_fits_have_certified_upper_bounds_above_the_law_bound(n, d, widths, eps):
+def test_trained_fits_respect_the_data_floor_and_their_brackets_are_ordered(n, d, widths, eps):
+    """A network that fits below the noise level has Lip ≥ the data's floor, so its certified
+    upper bound must be at least the floor; every bracket is ordered and says so."""
     r = run_robustness(RobustnessConfig(n=n, d=d, widths=tuple(sorted(widths)), seeds=1, eps=eps, steps=300))
     s = r.summary
     fits = s["fits_below_noise"]
-    info = dict(n=n, d=d, widths=widths, eps=eps)
+    info = dict(n=n, d=d, widths=widths, eps=eps, floor=s["floor"], upper=s["lip_upper"], lower=s["lip_lower"])
+    assert (s["bracket"] == "ok").all(), info
     assert (s["lip_lower"] <= s["lip_upper"] * (1 + 1e-9)).all(), info
-    assert (s["lip_upper"][fits] >= s["certified_bound"][fits]).all(), info
+    assert (s["lip_upper"][fits] >= s["floor"][fits] * (1 - 1e-9)).all(), info
+    assert np.all(s["train_mse"][fits] <= s["noise_level"][fits] - eps + 1e-6), info
+
+
+@given(seed=st.integers(0, 10**6), n=st.integers(4, 60), d=st.integers(1, 30), shrink=st.floats(0.0, 0.99))
+@settings(max_examples=20 * SCALE)
+def test_the_data_floor_lies_below_the_lipschitz_constant_of_a_known_fit(seed, n, d, shrink):
+    """α·f for the RBF interpolant f (Lip known exactly) has MSE (1 − α)² on ±1 labels, so its
+    Lipschitz constant α·Lip(f) must be at least the floor for that budget; the floor falls as
+    the budget grows."""
+    from robustness import constructions
+
+    with jax.enable_x64(True):
+        x = jax.random.normal(jax.random.key(seed), (n, d), F64) / math.sqrt(d)
+        y = jnp.where(jax.random.bernoulli(jax.random.key(seed + 1), 0.5, (n,)), 1.0, -1.0)
+        f = constructions.rbf_interpolant(x, y)
+    alpha = 1.0 - shrink
+    budget = shrink**2
+    floor = fit_floor(np.asarray(x), np.asarray(y), budget)
+    info = dict(seed=seed, n=n, d=d, alpha=alpha, floor=floor, lip=alpha * f.lipschitz)
+    assert floor <= alpha * f.lipschitz * (1 + 1e-9), info
+    assert fit_floor(np.asarray(x), np.asarray(y), budget + 0.1) <= floor + 1e-12, info
+
+
+@pytest.mark.parametrize("n,d,p,eps,delta,W,J", [
+    (10**6, 100, 1000, 0.5, 0.01, 10.0, 10.0), (5000, 50, 20_000, 0.9, 0.1, 3.0, 2.0), (10**8, 10, 10, 0.2, 1e-4, 100.0, 1.0)])
+def test_certified_bound_matches_theorem_3_as_stated(n, d, p, eps, delta, W, J):
+    """ε/(2⁹√c) · √(nd/(p·log(60WJ/ε) + log(4/δ))), written out again from [BS] Theorem 3 (c = 1)."""
+    stated = (eps / 512.0) * (n * d / (p * math.log(60.0 * W * J / eps) + math.log(4.0 / delta))) ** 0.5
+    assert theory.certified_bound(n, d, p, eps, delta, W, J) == pytest.approx(stated, rel=1e-12)
