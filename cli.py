@@ -6,8 +6,10 @@ exit code 2, before anything is computed or written.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import signal
 import shutil
 import sys
 import time
@@ -34,6 +36,14 @@ def _commands():
 
 class BadInput(ValueError):
     """Raised for input the user must fix; reported as one line with exit code 2."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: finished work is kept and the way to resume is printed."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
 
 
 def parse_range(text: str, name: str, log: bool, default_count: int, integer: bool = False) -> np.ndarray:
@@ -145,9 +155,9 @@ def sweep(
     """Gradient descent over a grid of step sizes and seeds; locate η* and compare it with theory."""
     from dynamics import engine as eng
     from dynamics.checkpoint import ChunkStore
-    from dynamics.files import read_json, write_atomically, write_json
+    from dynamics.files import InUse, exclusive, read_json, write_atomically, write_json
     from dynamics.models import ModelSpec
-    from dynamics.sweep import SweepConfig, run_sweep, write_files
+    from dynamics.sweep import SweepConfig, check_fits, run_sweep, write_files
 
     if distributed:
         start_distributed()
@@ -181,22 +191,38 @@ def sweep(
             if lead:  # the other hosts would race the first one, which creates it
                 check_out(out)
         eng.member_devices(config.engine.devices)
+        check_fits(config)
     if resume is None and lead:
-        write_atomically(out, lambda tmp: write_json(tmp / SWEEP_STATE, {"kind": "sweep", "config": config.to_dict()}))
-    store = ChunkStore(out / "chunks", writable=lead)
+        try:
+            write_atomically(out, lambda tmp: write_json(tmp / SWEEP_STATE, {"kind": "sweep", "config": config.to_dict()}))
+        except OSError as e:  # another process took --out since it was checked, or it cannot be written
+            raise BadInput(f"--out {str(out)!r}: {e.strerror or e}") from None
     try:
-        with progress_bar("sweep") as update:
-            result = run_sweep(config, progress=update, store=store)
-    except KeyboardInterrupt:
-        kept = len(store.keys())
-        typer.echo(f"interrupted: {kept} finished chunk{'s' * (kept != 1)} kept in {out}/chunks; "
-                   f"finish with: eos sweep --resume {out}", err=True)
-        raise typer.Exit(130)
-    if not lead:
-        return
-    write_files(result, out)
-    shutil.rmtree(out / "chunks", ignore_errors=True)
-    (out / SWEEP_STATE).unlink(missing_ok=True)
+        with exclusive(out) if lead else contextlib.nullcontext():
+            store = ChunkStore(out / "chunks", writable=lead)
+            with progress_bar("sweep") as update:
+                result = run_sweep(config, progress=update, store=store)
+            for key in store.discarded:
+                typer.echo(f"note: chunk {key} on disk could not be read (truncated or corrupted); "
+                           f"it was set aside as chunks/.corrupt-{key}.npz and computed again", err=True)
+            if not lead:
+                return
+            write_files(result, out)
+            shutil.rmtree(out / "chunks", ignore_errors=True)
+            (out / SWEEP_STATE).unlink(missing_ok=True)
+    except InUse as e:
+        raise BadInput(str(e)) from None
+    except KeyboardInterrupt as e:
+        kept = len(list((out / "chunks").glob("*.npz")))
+        typer.echo(f"{'terminated' if isinstance(e, Terminated) else 'interrupted'}: {kept} finished "
+                   f"chunk{'s' * (kept != 1)} kept in {out}/chunks; finish with: eos sweep --resume {out}", err=True)
+        raise typer.Exit(143 if isinstance(e, Terminated) else 130)
+    except OSError as e:  # a full disk, a directory made unwritable: what is finished stays
+        kept = len(list((out / "chunks").glob("*.npz")))
+        typer.echo(f"error: cannot write {e.filename or out}: {e.strerror or e}; {kept} finished chunk"
+                   f"{'s' * (kept != 1)} kept in {out}/chunks; once fixed, finish with: eos sweep --resume {out}",
+                   err=True)
+        raise typer.Exit(1)
     report_sweep(result)
     resumed = f"; {result.meta['resumed_chunks']} chunks read from the interrupted run" if resume else ""
     typer.echo(f"wrote {out}/ (summary.csv, trajectories.npz, run.json) in {result.meta['wall_time_s']:.1f} s"
@@ -245,7 +271,8 @@ def robustness(
     out: Optional[Path] = typer.Option(None, help="Output directory (default: runs/robustness-TIMESTAMP)."),
 ):
     """Train two-layer networks of many widths, bracket their Lipschitz constants, set them against the law."""
-    from robustness.experiment import RobustnessConfig, run_robustness
+    from dynamics.budget import require
+    from robustness.experiment import RobustnessConfig, footprint, run_robustness
 
     with bad_input():
         ks = parse_range(widths, "--widths", True, 9, integer=True)
@@ -253,6 +280,8 @@ def robustness(
         config = RobustnessConfig(n=n, d=d, widths=tuple(int(k) for k in ks), seeds=seeds, inputs=inputs,
                                   labels=labels, flip=flip, eps=eps, steps=steps, lr=lr, penalty=penalty,
                                   regulariser=regulariser, lipsdp_max_width=lipsdp_max_width, vary=vary, values=tuple(int(v) for v in vs))
+        require(footprint(config), f"this sweep (n = {max(config.values) if vary == 'n' else n}, "
+                                   f"d = {max(config.values) if vary == 'd' else d}, widths up to {max(config.widths)})")
         out = out or default_out("robustness")
         check_out(out)
     with progress_bar("robustness") as update:
@@ -298,7 +327,8 @@ def lipschitz(
     solver: str = typer.Option("CVXOPT", help="CVXOPT | CLARABEL | SCS (the others are fallbacks)."),
 ):
     """LipSDP upper bound on the ℓ2 Lipschitz constant of a saved ReLU network, and the naive product."""
-    from robustness.lipschitz import SOLVERS, lipsdp, load_mat_weights, spectral_product
+    from dynamics.budget import require
+    from robustness.lipschitz import SOLVERS, lipsdp, lmi_footprint, load_mat_weights, spectral_product
 
     with bad_input():
         if form not in ("neuron", "layer"):
@@ -308,6 +338,7 @@ def lipschitz(
         if not weights.is_file():
             raise ValueError(f"cannot read {str(weights)!r}: no such file")
         w = load_mat_weights(weights)
+        require(lmi_footprint(w), f"LipSDP of {str(weights)!r}")
     res = lipsdp(w, form, solver=solver.upper(), fallback=[s for s in SOLVERS if s != solver.upper()])
     sizes = " → ".join(str(x) for x in [w[0].shape[1]] + [m.shape[0] for m in w])
     typer.echo(f"network {sizes}")
@@ -332,8 +363,8 @@ def figures(
     from figures.catalog import FIGURES
 
     with bad_input():
-        chosen = list(FIGURES) if not names or names == ["all"] else names
-        unknown = [n for n in chosen if n not in FIGURES]
+        unknown = [n for n in names or [] if n not in FIGURES and n != "all"]
+        chosen = list(FIGURES) if not names or "all" in names else list(dict.fromkeys(names))
         if unknown:
             raise ValueError(f"unknown figure {unknown[0]!r} (choose from {', '.join(FIGURES)} or all)")
         for d in from_ or []:
@@ -423,6 +454,10 @@ def report_sweep(result) -> None:
     typer.echo(f"located η* (final {'y' if product else 'bias'} departs) = {_fmt(dep)};  "
                f"sharpness reached 2/η from η = {_fmt(eos)}")
     typer.echo(f"predicted η*: {';  '.join(predicted)}")
+    unreliable = int(np.sum(s["status"] == "sharpness_unreliable")) if "status" in s else 0
+    if unreliable:
+        typer.echo(f"{unreliable} run{'s' * (unreliable != 1)} recorded a sharpness that failed Lanczos's check "
+                   f"(NaN in trajectories.npz, status sharpness_unreliable in summary.csv)")
     typer.echo(f"wasted member-steps: {100 * result.meta['engine']['wasted_fraction']:.1f}% of "
                f"{result.meta['engine']['useful_steps']} useful")
 
@@ -459,6 +494,7 @@ def use_compilation_cache() -> None:
 def main() -> None:
     """Entry point: one-line errors with exit code 2, never a traceback for bad input."""
     use_compilation_cache()
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         code = app(standalone_mode=False)  # click returns typer.Exit's code instead of raising it here
     except BadInput as e:
@@ -469,9 +505,9 @@ def main() -> None:
     except click_errors.ClickException as e:
         typer.echo(f"error: {e.format_message()}", err=True)
         sys.exit(e.exit_code)
-    except (KeyboardInterrupt, typer.Abort):
+    except (KeyboardInterrupt, typer.Abort) as e:
         typer.echo("interrupted; nothing was written", err=True)
-        sys.exit(130)
+        sys.exit(143 if isinstance(e, Terminated) else 130)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     if isinstance(code, int) and code:

@@ -75,14 +75,21 @@ class Trajectories(NamedTuple):
     stride: int
 
 
+MAX_RECORDS = 4096  # records per member at the automatic stride: memory must not grow with the horizon
+
+
 def default_stride(horizons: np.ndarray) -> int:
-    """Short enough that the shortest member records a few points, at most 99 steps.
+    """Short enough that the shortest member records a few points, at most 99 steps, unless the
+    longest member would then record more than MAX_RECORDS points.
 
     Odd, so that records alternate between the two phases of a period-2 oscillation
     (the signature of the edge of stability); an even stride would see only one phase.
     """
+    horizons = np.asarray(horizons)
     stride = max(1, min(99, int(horizons.min()) // 4))
-    return stride if stride % 2 else stride - 1
+    stride = stride if stride % 2 else stride - 1
+    capped = -(-int(horizons.max()) // (MAX_RECORDS - 1))
+    return max(stride, capped if capped % 2 else capped + 1)
 
 
 def finish_blocks(horizons: np.ndarray, stride: int, slots: int) -> np.ndarray:

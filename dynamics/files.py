@@ -6,6 +6,7 @@ import json
 import math
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -97,6 +98,30 @@ def write_atomically(path, write: Callable[[Path], None]) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+class InUse(RuntimeError):
+    """Another process holds the directory (see `exclusive`)."""
+
+
+@contextmanager
+def exclusive(directory):
+    """Hold `directory/.lock` (an advisory flock) while the body runs; InUse if another process
+    holds it. Two runs writing chunks and results into one directory would interleave them."""
+    import fcntl
+
+    lock = Path(directory) / ".lock"
+    handle = open(lock, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise InUse(f"{str(directory)!r} is in use by another eos process") from None
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        handle.close()
 
 
 def replace_whole(path, write: Callable[[Path], None]) -> None:

@@ -66,6 +66,9 @@ class ModelSpec:
         get_loss(self.loss)
         if self.impl not in ("sorted", "dense"):
             raise ValueError(f"unknown relu implementation {self.impl!r} (choose sorted or dense)")
+        if self.model == "relu" and self.impl == "sorted" and self.n * self.d + 2 * RANK_BLOCK > 2**31 - 1:
+            raise ValueError(f"n·d = {self.n * self.d} coordinates exceed the int32 indices of the sorted relu path "
+                             f"(at most {2**31 - 1 - 2 * RANK_BLOCK}); use smaller n, d or impl dense")
 
 
 # --- the network of [AB] ------------------------------------------------------------

@@ -24,7 +24,8 @@ def lanczos_top(matvec, v0, steps: int):
     """(λ_max estimate, its unit Ritz vector) of the symmetric map matvec: R^m -> R^m.
 
     v0 (m,) is the start (ones if it is zero); steps is capped at m. A breakdown (an
-    invariant Krylov space) ends the iteration early.
+    invariant Krylov space) ends the iteration early. The estimate is NaN when it fails the
+    Rayleigh-quotient check below (one more matvec).
     """
     m = v0.shape[0]
     k = min(steps, m)
@@ -64,7 +65,13 @@ def lanczos_top(matvec, v0, steps: int):
     t = jnp.diag(alpha) + jnp.diag(off, 1) + jnp.diag(off, -1)
     evals, evecs = jnp.linalg.eigh(t)
     ritz = basis.T @ evecs[:, -1]
-    return evals[-1], ritz / jnp.maximum(jnp.linalg.norm(ritz), tiny)
+    ritz = ritz / jnp.maximum(jnp.linalg.norm(ritz), tiny)
+    # With an orthonormal basis the top Ritz value is the Rayleigh quotient of its Ritz vector.
+    # A basis that lost orthogonality (or a matvec gone non-finite) breaks that identity; the
+    # estimate is then NaN, never a number that looks like a measurement.
+    rayleigh = jnp.vdot(ritz, matvec(ritz))
+    trusted = jnp.abs(rayleigh - evals[-1]) <= 1e-3 * jnp.maximum(scale, tiny) + 64 * m * eps * scale
+    return jnp.where(trusted, evals[-1], jnp.nan), ritz
 
 
 def sharpness(loss, params, v0=None, steps: int = 20):

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import engine, theory, transition
+from . import budget, engine, theory, transition
 from .losses import get_loss
 from .models import ModelSpec, make_model
 from .checkpoint import ChunkStore
@@ -88,6 +88,40 @@ class SweepConfig:
         return cls(**d)
 
 
+def footprint(config: SweepConfig) -> dict[str, int]:
+    """Bytes the sweep will hold at its peak, by item, from shapes alone (nothing is allocated).
+
+    ValueError when a size overflows the engine's int32 step counter or the model's indices.
+    """
+    dtype = jnp.float64 if config.x64 else jnp.float32
+    horizons = config.horizons(config.lrs)
+    stride = config.engine.stride or engine.default_stride(horizons)
+    if int(horizons.max()) + stride > budget.INT32_MAX:
+        raise ValueError(f"a horizon of {int(horizons.max())} steps overflows the int32 step counter "
+                         f"(at most {budget.INT32_MAX - stride})")
+    with jax.enable_x64(config.x64):
+        model = make_model(config.spec, dtype)
+        train, test, params = budget.shapes_of(model)
+        trace = jax.eval_shape(model.trace, params) if model.trace is not None else None
+        slots = engine.pool_slots(model, np.repeat(horizons, config.seeds), stride, config.engine, dtype)
+    devices = len(engine.member_devices(config.engine.devices))
+    members = (len(config.lrs) + config.refine * config.refine_points) * config.seeds
+    fields = 4 + (math.prod(trace.shape) if trace is not None else 0)
+    records = int(budget.record_count(horizons, stride).max())
+    per_member_pool = budget.tree_bytes(train) + 16 * budget.tree_bytes(params)
+    return {
+        "data": 2 * config.seeds * (budget.tree_bytes(train) + budget.tree_bytes(test)),  # device and host copies
+        "pool": devices * slots * per_member_pool,
+        "trajectories": 2 * members * records * fields * np.dtype(dtype).itemsize,  # chunks, then the whole
+    }
+
+
+def check_fits(config: SweepConfig) -> None:
+    """ValueError, naming the sizes, if the sweep cannot fit in the free memory."""
+    budget.require(footprint(config), f"this sweep ({config.spec.model}, n = {config.spec.n}, d = {config.spec.d}, "
+                                      f"{len(config.lrs)} step sizes × {config.seeds} seeds)")
+
+
 class SweepResult(NamedTuple):
     config: SweepConfig
     summary: dict  # column -> (members,) array
@@ -146,6 +180,10 @@ def run_sweep(config: SweepConfig, progress: Callable[[str, int, int], None] | N
     useful = meta["engine"]["useful_steps"]
     meta["engine"]["wasted_fraction"] = meta["engine"]["computed_steps"] / useful - 1 if useful else 0.0
     meta["engine"]["stride"] = stride
+    # Records per member are bounded (engine.MAX_RECORDS at the automatic stride), so memory
+    # does not grow with the horizon; a long horizon is recorded more sparsely instead.
+    meta["engine"]["records_per_member"] = int(budget.record_count(config.horizons(config.lrs), stride).max())
+    meta["engine"]["record_cap"] = None if config.engine.stride else engine.MAX_RECORDS
     meta["engine"]["slots_per_device"] = run.slots
     meta["engine"]["devices"] = len(engine.member_devices(config.engine.devices))
     meta["engine"]["rounds"] = [p["engine"] for p in parts]
@@ -233,6 +271,7 @@ def _chunk_arrays(tr: engine.Trajectories, lrs, seeds, round_index, horizons) ->
         "final_threshold": tr.threshold[rows, last],
     }
     summary["edge_ratio"] = summary["max_sharpness"] * summary["lr"] / 2.0
+    summary["status"] = member_status(tr)
     summary.update(tr.observables)
     arrays = {f"summary/{k}": np.asarray(v) for k, v in summary.items()}
     arrays.update({f"trajectories/{name}": getattr(tr, name) for name in TRAJECTORY_FIELDS})
@@ -240,6 +279,18 @@ def _chunk_arrays(tr: engine.Trajectories, lrs, seeds, round_index, horizons) ->
     for i, leaf in enumerate(jax.tree_util.tree_leaves(tr.initial_params)):
         arrays[f"initial/params/{i}"] = np.asarray(leaf)
     return arrays
+
+
+def member_status(tr: engine.Trajectories) -> np.ndarray:
+    """One word per member saying whether its numbers can be read as measurements:
+    ok; diverged (loss non-finite or exploded, see diverged_step); dead (no ReLU unit active);
+    sharpness_unreliable (a recorded sharpness failed Lanczos's check or is non-finite while
+    the loss is finite: that record is NaN, not a number)."""
+    recorded = tr.step >= 0
+    bad_sharpness = np.any(recorded & np.isfinite(tr.loss) & ~np.isfinite(tr.sharpness), axis=1)
+    status = np.where(bad_sharpness, "sharpness_unreliable", "ok")
+    status = np.where(tr.dead, "dead", status)
+    return np.where(tr.diverged_step >= 0, "diverged", status)
 
 
 def fingerprint(config: SweepConfig) -> str:

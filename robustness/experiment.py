@@ -157,6 +157,20 @@ def settings(config: RobustnessConfig) -> list[tuple[int, int, tuple]]:
     return [(config.n, v, (max(1, round((p - 1) / (v + 2))),)) for v in config.values]
 
 
+def footprint(config: RobustnessConfig) -> dict[str, int]:
+    """Bytes the largest part of the sweep will hold at its peak, by item (float32 training,
+    float64 brackets); see dynamics/budget.py."""
+    n, d = max(s[0] for s in settings(config)), max(s[1] for s in settings(config))
+    width = bucket(max(max(s[2]) for s in settings(config)))
+    members = config.seeds * max(len(s[2]) for s in settings(config))
+    return {
+        "data": 2 * config.seeds * n * d * 4,
+        "training": members * (8 * n * width + 6 * width * (d + 2)) * 4,  # activations, params, Adam state
+        "floor": 6 * n * n * 8,  # pairwise distances and gaps
+        "LipSDP": 4 * (min(width, d) + width) ** 2 * 8,
+    }
+
+
 def run_robustness(config: RobustnessConfig,
                    progress: Callable[[str, int, int], None] | None = None) -> RobustnessResult:
     """Train, bracket and compare; predictions (law_scale, certified_bound) apart from measurements."""

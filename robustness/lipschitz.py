@@ -49,9 +49,19 @@ def load_mat_weights(path) -> list[np.ndarray]:
     if "weights" not in mat:
         raise ValueError(f"{str(path)!r} has no 'weights' entry (found: {', '.join(k for k in mat if not k.startswith('__')) or 'nothing'})")
     cells = np.asarray(mat["weights"], dtype=object).ravel()
-    weights = [np.asarray(w, dtype=float) for w in cells]
+    try:
+        weights = [_real_matrix(w) for w in cells]
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{str(path)!r}: 'weights' must be a cell array of real matrices ({e})") from None
     check_weights(weights, str(path))
     return weights
+
+
+def _real_matrix(w) -> np.ndarray:
+    a = np.asarray(w)
+    if a.dtype == object or np.iscomplexobj(a) or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        raise ValueError(f"found an entry of type {a.dtype}")
+    return a.astype(float)
 
 
 def check_weights(weights: Sequence[np.ndarray], name: str = "network") -> None:
@@ -64,7 +74,14 @@ def check_weights(weights: Sequence[np.ndarray], name: str = "network") -> None:
             raise ValueError(f"{name}: layer {i} holds {np.sum(~np.isfinite(w))} non-finite values (NaN or Inf)")
     for i, (w, v) in enumerate(zip(weights, weights[1:])):
         if v.shape[1] != w.shape[0]:
-            raise ValueError(f"{name}: layer {i + 1} expects {v.shape[1]} inputs, layer {i} gives {w.shape[0]}")
+            raise ValueError(f"{name}: layer {i + 1} expects {v.shape[1]} inputs, layer {i} gives {w.shape[0]} "
+                             f"(layers are (out, in), applied in order)")
+    # ρ = Lip² and the LMI's entries must stay finite in float64: bound Π‖W_i‖_F² well below overflow.
+    log_product = sum(2 * math.log10(max(np.linalg.norm(w / max(np.abs(w).max(), 1e-300)), 1e-300))
+                      + 2 * math.log10(max(np.abs(w).max(), 1e-300)) for w in weights)
+    if log_product > 250:
+        raise ValueError(f"{name}: weights too large: the squared product of layer norms is about 1e{log_product:.0f}, "
+                         f"past what float64 arithmetic can certify")
 
 
 def spectral_product(weights: Sequence[np.ndarray]) -> float:
@@ -129,6 +146,14 @@ def balance(weights: Sequence[np.ndarray], form: str = "neuron", sweeps: int = 4
         return weights, 0.0
     c = _pow2(norms)
     return [w / ci for w, ci in zip(weights, c)], float(np.prod(c))
+
+
+def lmi_footprint(weights: Sequence[np.ndarray]) -> dict[str, int]:
+    """Bytes `lipsdp` will hold: N dense size × size generators while they are built, and the
+    solver's dense blocks (size = rank W₀ + hidden units, N = hidden units)."""
+    hidden = sum(w.shape[0] for w in weights[:-1])
+    size = min(weights[0].shape) + hidden
+    return {"LMI generators": 8 * size * size * min(hidden, 64), "solver": 8 * size * size * (hidden + 16)}
 
 
 SOLVERS = ("CVXOPT", "CLARABEL", "SCS")

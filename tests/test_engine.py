@@ -100,3 +100,13 @@ def test_results_do_not_depend_on_the_pool_size_among_small_pools():
     for other in outs[1:]:
         np.testing.assert_array_equal(outs[0].loss, other.loss)
         np.testing.assert_array_equal(outs[0].observables["final_bias"], other.observables["final_bias"])
+
+
+def test_automatic_stride_bounds_the_records_of_long_horizons():
+    from dynamics import budget
+
+    for horizons in ([10, 1000], [833, 100_000], [10**9, 10**9], [3, 5 * 10**7]):
+        stride = engine.default_stride(np.array(horizons))
+        assert stride % 2 == 1 or stride == 1
+        assert budget.record_count(horizons, stride).max() <= engine.MAX_RECORDS, (horizons, stride)
+    assert engine.default_stride(np.array([833, 100_000])) == 99  # short runs keep the old stride

@@ -42,3 +42,18 @@ def test_lanczos_with_few_steps_is_a_lower_bound_and_warm_start_improves_it():
     assert est <= exact + 1e-9
     est2, _ = lanczos_top(lambda v: a @ v, vec, 10)
     assert est <= est2 + 1e-12 <= exact + 1e-9
+
+
+def test_lanczos_reports_nan_when_its_basis_cannot_be_trusted():
+    """A matvec that is not a symmetric linear map (as if rounding had destroyed the basis's
+    orthogonality) fails the Rayleigh-quotient check: NaN, not a plausible number."""
+    import jax.numpy as jnp
+
+    from dynamics.sharpness import lanczos_top
+
+    a = jnp.diag(jnp.arange(1.0, 9.0))
+    skew = jnp.triu(jnp.ones((8, 8)), 1) * 3.0
+    good, _ = lanczos_top(lambda v: a @ v, jnp.ones(8), 8)
+    bad, _ = lanczos_top(lambda v: (a + skew) @ v, jnp.ones(8), 8)
+    assert abs(float(good) - 8.0) < 1e-9
+    assert jnp.isnan(bad)

@@ -4,8 +4,10 @@ import math
 import numpy as np
 import pytest
 
-from dynamics import SweepConfig, load, run_sweep
-from dynamics.models import ModelSpec
+import jax.numpy as jnp
+
+from dynamics import SweepConfig, engine, load, run_sweep
+from dynamics.models import ModelSpec, make_model
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +98,26 @@ def test_a_resumed_sweep_recomputes_only_missing_chunks_and_ends_identical(tmp_p
     other = SweepConfig(spec=cfg.spec, lrs=cfg.lrs, seeds=2, time=3.5, chunk=4, refine=1, refine_points=2)
     with pytest.raises(ValueError, match="another configuration"):
         run_sweep(other, store=ChunkStore(tmp_path / "chunks"))
+
+
+def test_status_column_flags_members_whose_numbers_are_not_measurements():
+    from dynamics.sweep import member_status
+
+    m = make_model(ModelSpec(model="product", loss="quadratic", x0=0.5, y0=2.0), jnp.float64)
+    tr = engine.run(m, [0.1, 3.0], [0, 0], [200, 200], dtype=jnp.float64, config=engine.EngineConfig(stride=7))
+    assert list(member_status(tr)) == ["ok", "diverged"]
+    spoiled = tr._replace(sharpness=np.where(np.arange(tr.sharpness.shape[1]) == 2, np.nan, tr.sharpness))
+    assert list(member_status(spoiled)) == ["sharpness_unreliable", "diverged"]
+
+
+def test_float32_overflow_is_flagged_where_float64_is_not():
+    """ℓ(xy) = (xy)²/2 from a large start: the loss overflows float32 (x y ≈ 1e20) at once but
+    not float64, and the float32 member says so instead of reporting numbers."""
+    from dynamics.sweep import member_status
+
+    spec = ModelSpec(model="product", loss="quadratic", x0=1e10, y0=1e10)
+    rows = {}
+    for dtype in (jnp.float32, jnp.float64):
+        tr = engine.run(make_model(spec, dtype), [1e-30], [0], [20], dtype=dtype, config=engine.EngineConfig(stride=5))
+        rows[dtype] = member_status(tr)[0]
+    assert rows[jnp.float32] == "diverged" and rows[jnp.float64] == "ok", rows

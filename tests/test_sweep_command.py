@@ -97,6 +97,24 @@ def test_sigint_stops_cleanly_keeps_finished_chunks_and_says_how_to_resume(refer
     assert (out / "summary.csv").read_bytes() == (ref / "summary.csv").read_bytes()
 
 
+def test_sigterm_stops_like_ctrl_c_and_the_run_resumes(reference, tmp_path):
+    ref, _ = reference
+    out = tmp_path / "run"
+    proc = subprocess.Popen(eos("sweep", *SWEEP, "--out", str(out)), cwd=ROOT, env=environment(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_chunks(proc, out, 2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("the sweep finished before the signal arrived")
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1].startswith("terminated: ") and "Traceback" not in err, err
+    assert f"eos sweep --resume {out}" in err
+    assert chunks(out) and not (out / "run.json").exists() and not (out / ".lock").exists()
+    finish(eos("sweep", "--resume", str(out)), environment())
+    assert (out / "summary.csv").read_bytes() == (ref / "summary.csv").read_bytes()
+
+
 def test_four_devices_give_the_summary_of_one(reference, tmp_path):
     ref, _ = reference
     out = tmp_path / "run"

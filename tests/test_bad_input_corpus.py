@@ -1,0 +1,274 @@
+"""Bad input for all four commands: a listed corpus and a generated one.
+
+Each case must end with exit code 2, exactly one line on stderr naming the problem, no
+traceback, and nothing written: the working directory holds afterwards what it held before.
+The commands run in-process (`cli.main` with argv), so hundreds of cases take seconds.
+"""
+import contextlib
+import io
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.io import savemat
+
+import cli
+
+HERE = Path(__file__).resolve().parent
+
+
+def run(args, cwd) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of `eos ARGS` run in cwd."""
+    out, err = io.StringIO(), io.StringIO()
+    old_cwd, old_argv = os.getcwd(), sys.argv
+    os.chdir(cwd)
+    sys.argv = ["eos", *args]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                cli.main()
+                code = 0
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else 1
+    finally:
+        os.chdir(old_cwd)
+        sys.argv = old_argv
+    return code, out.getvalue(), err.getvalue()
+
+
+def check_rejected(args, cwd, needle=None):
+    before = sorted(p.relative_to(cwd) for p in Path(cwd).rglob("*"))
+    code, out, err = run(args, cwd)
+    lines = err.strip().splitlines()
+    info = dict(args=args, code=code, stderr=err, stdout=out[-500:])
+    assert code == 2, info
+    assert len(lines) == 1 and lines[0].startswith("error: "), info
+    assert "Traceback" not in err + out, info
+    if needle is not None:
+        assert needle.lower() in lines[0].lower(), info
+    assert sorted(p.relative_to(cwd) for p in Path(cwd).rglob("*")) == before, info
+
+
+# --- listed cases: (arguments, a word the message must contain) --------------------------
+
+SWEEP = [
+    (["--lr", ""], "--lr"), (["--lr", "1:0.1"], "reversed"), (["--lr", "abc"], "abc"), (["--lr", "nan"], "nan"),
+    (["--lr", "0:1"], "'0'"), (["--lr", "-1,2"], "-1"), (["--lr", "0.1:1:0"], "count"), (["--lr", "inf"], "inf"),
+    (["--lr", "1:2:3:4"], "A:B"), (["--lr", "0.1:1:x"], "count"), (["--lr", "1e400"], "1e400"),
+    (["--lr", ","], "--lr"), (["--lr", "0.1,,0.2"], "--lr"), (["--lr", "1:1:5"], "empty"), (["--lr", "-inf"], "-inf"),
+    (["--lr", "0x"], "0x"), (["--lr", "1 2"], "--lr"), (["--lr", "0.1:1:-3"], "count"), (["--lr", ":"], "--lr"),
+    (["--model", "foo"], "foo"), (["--model", "product", "--loss", "bar"], "bar"), (["--impl", "fast"], "fast"),
+    (["--d", "0"], "d must"), (["--d", "-1"], "d must"), (["--d", "x"], "--d"), (["--d", "1.5"], "--d"),
+    (["--n", "0"], "n must"), (["--n", "-2"], "n must"), (["--n", "x"], "--n"), (["--n-test", "0"], "n_test"),
+    (["--model", "mlp", "--width", "0"], "width"), (["--seeds", "0"], "seeds"), (["--seeds", "-1"], "seeds"),
+    (["--steps", "0"], "steps"), (["--steps", "-3"], "steps"), (["--time", "0"], "time"), (["--time", "-1"], "time"),
+    (["--time", "nan"], "time"), (["--time", "inf"], "time"), (["--refine", "-1"], "refine"),
+    (["--margin", "0"], "margin"), (["--margin", "-1"], "margin"), (["--margin", "nan"], "margin"),
+    (["--stride", "-1"], "stride"), (["--slots", "-1"], "max_slots"), (["--chunk", "0"], "chunk"),
+    (["--chunk", "-4"], "chunk"), (["--devices", "64"], "devices"), (["--devices", "-1"], "devices"),
+    (["--lam", "nan"], "lam"), (["--lam", "inf"], "lam"), (["--sigma", "0"], "sigma"), (["--sigma", "-1"], "sigma"),
+    (["--sigma", "nan"], "sigma"), (["--x0", "nan"], "x0"), (["--y0", "inf"], "y0"),
+    (["--model", "product", "--loss", ""], "loss"), (["--foo", "1"], "--foo"), (["extra"], "extra"),
+    (["--d", "100000", "--n", "100000"], "int32"),
+    (["--d", "100000", "--n", "100000", "--impl", "dense"], "memory"),
+    (["--model", "mlp", "--width", "100000", "--d", "20000", "--n", "20000"], "memory"),
+    (["--steps", "3000000000"], "int32"), (["--lr", "1e-12", "--time", "10"], "int32"),
+    (["--resume", "nowhere"], "nowhere"),
+]
+
+
+@pytest.mark.parametrize("args,needle", SWEEP)
+def test_sweep_rejects(args, needle, tmp_path):
+    check_rejected(["sweep", *args, "--out", "out"], tmp_path, needle)
+
+
+def test_sweep_rejects_a_taken_output_and_misused_resume(tmp_path):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    (tmp_path / "afile").write_text("x")
+    check_rejected(["sweep", "--out", "full"], tmp_path, "not empty")
+    check_rejected(["sweep", "--out", "afile"], tmp_path, "afile")
+    check_rejected(["sweep", "--resume", "full"], tmp_path, "no interrupted sweep")
+    check_rejected(["sweep", "--resume", "full", "--d", "5"], tmp_path, "--d")
+    (tmp_path / "done").mkdir()
+    (tmp_path / "done" / "run.json").write_text("{}")
+    check_rejected(["sweep", "--resume", "done"], tmp_path, "already complete")
+
+
+ROBUSTNESS = [
+    (["--n", "0"], "n must"), (["--d", "0"], "d must"), (["--n", "x"], "--n"), (["--widths", ""], "--widths"),
+    (["--widths", "0:4"], "'0'"), (["--widths", "a"], "a"), (["--widths", "4:1"], "reversed"),
+    (["--widths", "-3"], "-3"), (["--seeds", "0"], "seeds"), (["--inputs", "cube"], "cube"),
+    (["--labels", "noisy"], "noisy"), (["--labels", "rule", "--flip", "-0.1"], "flip"),
+    (["--labels", "rule", "--flip", "0.6"], "flip"), (["--labels", "rule", "--flip", "0"], "eps"),
+    (["--eps", "0"], "eps"), (["--eps", "1"], "eps"), (["--eps", "2"], "eps"), (["--eps", "nan"], "eps"),
+    (["--eps", "-0.5"], "eps"), (["--steps", "0"], "steps"), (["--lr", "0"], "lr"), (["--lr", "-1"], "lr"),
+    (["--lr", "nan"], "lr"), (["--lr", "inf"], "lr"), (["--penalty", "-1"], "penalty"), (["--penalty", "nan"], "penalty"),
+    (["--regulariser", "l1"], "l1"), (["--vary", "k"], "vary"), (["--vary", "n"], "needs values"),
+    (["--values", "1,2"], "values"), (["--vary", "n", "--values", "0,4"], "'0'"),
+    (["--vary", "d", "--values", "abc"], "abc"), (["--n", "1000000"], "memory"),
+    (["--d", "10000000", "--n", "1000"], "memory"), (["--bogus"], "--bogus"),
+]
+
+
+@pytest.mark.parametrize("args,needle", ROBUSTNESS)
+def test_robustness_rejects(args, needle, tmp_path):
+    check_rejected(["robustness", *args, "--out", "out"], tmp_path, needle)
+
+
+def save_weights(path, cells):
+    cell = np.empty((1, len(cells)), dtype=object)
+    for i, c in enumerate(cells):
+        cell[0, i] = c
+    savemat(path, {"weights": cell})
+
+
+BAD_WEIGHTS = {
+    "nan": ([np.array([[1.0, np.nan], [0.0, 1.0]]), np.ones((1, 2))], "non-finite"),
+    "inf": ([np.ones((3, 2)), np.array([[np.inf, 1.0, 1.0]])], "non-finite"),
+    "neg_inf": ([np.full((2, 2), -np.inf), np.ones((1, 2))], "non-finite"),
+    "orientation": ([np.ones((3, 2)), np.ones((3, 1))], "expects"),
+    "ragged": ([np.ones((3, 2)), np.ones((1, 4))], "expects"),
+    "empty_layer": ([np.ones((3, 2)), np.zeros((1, 0))], "empty"),
+    "empty_matrix": ([np.zeros((0, 0))], "empty"),
+    "huge": ([np.full((3, 2), 1e200), np.ones((1, 3))], "too large"),
+    "huge_deep": ([np.full((3, 2), 1e60), np.full((3, 3), 1e60), np.full((1, 3), 1e60)], "too large"),
+    "strings": (["abc", np.ones((1, 3))], "real matrices"),
+    "complex": ([np.ones((3, 2)) * 1j, np.ones((1, 3))], "real matrices"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_WEIGHTS))
+def test_lipschitz_rejects_malformed_weights(name, tmp_path):
+    cells, needle = BAD_WEIGHTS[name]
+    save_weights(tmp_path / "w.mat", cells)
+    check_rejected(["lipschitz", "w.mat"], tmp_path, needle)
+
+
+def test_lipschitz_rejects_files_that_are_no_networks(tmp_path):
+    (tmp_path / "junk.mat").write_bytes(b"not a mat file")
+    (tmp_path / "empty.mat").write_bytes(b"")
+    savemat(tmp_path / "other.mat", {"w": np.eye(2)})
+    savemat(tmp_path / "vector.mat", {"weights": np.ones(3)})
+    savemat(tmp_path / "cube.mat", {"weights": np.ones((2, 2, 2))})
+    (tmp_path / "adir.mat").mkdir()
+    for args, needle in ((["missing.mat"], "no such file"), (["junk.mat"], "cannot read"),
+                         (["empty.mat"], "cannot read"), (["other.mat"], "no 'weights'"),
+                         (["vector.mat"], "matri"), (["cube.mat"], "matri"), (["adir.mat"], "no such file"),
+                         (["junk.mat", "--form", "pair"], "pair"), (["junk.mat", "--solver", "mosek"], "mosek"),
+                         ([], "missing argument"), (["a.mat", "b.mat"], "b.mat")):
+        check_rejected(["lipschitz", *args], tmp_path, needle)
+
+
+FIGURES = [(["nope"], "nope"), (["threshold", "nope"], "nope"), (["all", "x"], "x"),
+           (["threshold", "--from", "missing"], "missing"), (["--bad"], "--bad")]
+
+
+@pytest.mark.parametrize("args,needle", FIGURES)
+def test_figures_rejects(args, needle, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    check_rejected(["figures", *args, "--out", "f"], tmp_path, needle)
+
+
+def test_figures_rejects_a_file_as_a_run_directory(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    check_rejected(["figures", "threshold", "--from", "afile", "--out", "f"], tmp_path, "afile")
+
+
+# --- generated cases ----------------------------------------------------------------------
+
+not_number = st.sampled_from(["x", "", "1,2", "one", "0x1p", "--", "1e", "ten"])
+positive_int = ["--d", "--n", "--n-test", "--seeds", "--steps", "--chunk"]
+nonneg_int = ["--refine", "--stride", "--slots"]
+positive_float = ["--time", "--margin", "--sigma"]
+finite_float = ["--lam", "--x0", "--y0"]
+
+sweep_case = st.one_of(
+    st.tuples(st.sampled_from(positive_int), st.integers(-10**9, 0).map(str)),
+    st.tuples(st.sampled_from(positive_int + nonneg_int), not_number),
+    st.tuples(st.sampled_from(nonneg_int), st.integers(-10**9, -1).map(str)),
+    st.tuples(st.sampled_from(positive_float), st.one_of(st.floats(max_value=0.0, allow_nan=False).map(repr),
+                                                         st.sampled_from(["nan", "inf", "-inf"]))),
+    st.tuples(st.sampled_from(finite_float), st.sampled_from(["nan", "inf", "-inf", "NaN", "Infinity"])),
+    st.tuples(st.just("--lr"), st.one_of(st.floats(max_value=0.0, allow_nan=False).map(repr),
+                                         st.sampled_from(["nan", "inf", "1:0.5", "a:b", "0.1:0.2:0"]))),
+    st.tuples(st.sampled_from(["--model", "--loss", "--impl"]), st.text("qwxz_-", min_size=1, max_size=8)),
+)
+
+
+@given(case=sweep_case)
+@settings(max_examples=60)
+def test_generated_sweep_options_are_rejected(case):
+    option, value = case
+    if option == "--loss":
+        args = ["--model", "product", option, value]
+    else:
+        args = [option, value]
+    with tempfile.TemporaryDirectory() as cwd:
+        check_rejected(["sweep", *args, "--out", "out"], cwd)
+
+
+robustness_case = st.one_of(
+    st.tuples(st.sampled_from(["--n", "--d", "--seeds", "--steps"]), st.integers(-10**6, 0).map(str)),
+    st.tuples(st.sampled_from(["--n", "--d", "--seeds", "--steps", "--lr", "--eps", "--flip"]), not_number),
+    st.tuples(st.just("--eps"), st.one_of(st.floats(max_value=0.0, allow_nan=False), st.floats(min_value=1.0)).map(repr)),
+    st.tuples(st.just("--lr"), st.floats(max_value=0.0, allow_nan=False).map(repr)),
+    st.tuples(st.just("--penalty"), st.floats(max_value=-1e-300, allow_nan=False).map(repr)),
+    st.tuples(st.sampled_from(["--inputs", "--labels", "--vary", "--regulariser"]), st.text("qxz_", min_size=1, max_size=6)),
+    st.tuples(st.just("--widths"), st.sampled_from(["0", "-1", "4:2", "x:8", "2:8:0", "", "1.5e400"])),
+)
+
+
+@given(case=robustness_case)
+@settings(max_examples=40)
+def test_generated_robustness_options_are_rejected(case):
+    with tempfile.TemporaryDirectory() as cwd:
+        check_rejected(["robustness", *case, "--out", "out"], cwd)
+
+
+def layer_lists():
+    """Layer lists with exactly one defect: a non-finite entry, a shape mismatch, or a blown-up scale."""
+    sizes = st.lists(st.integers(1, 5), min_size=2, max_size=4)
+
+    @st.composite
+    def build(draw):
+        dims = draw(sizes)
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        layers = [rng.normal(size=(dims[i + 1], dims[i])) for i in range(len(dims) - 1)]
+        defect = draw(st.sampled_from(["nan", "inf", "shape", "scale"]))
+        i = draw(st.integers(0, len(layers) - 1))
+        if defect in ("nan", "inf"):
+            r, c = draw(st.integers(0, layers[i].shape[0] - 1)), draw(st.integers(0, layers[i].shape[1] - 1))
+            layers[i][r, c] = {"nan": math.nan, "inf": draw(st.sampled_from([math.inf, -math.inf]))}[defect]
+            needle = "non-finite"
+        elif defect == "shape" and len(layers) > 1:
+            j = max(i, 1)
+            layers[j] = rng.normal(size=(layers[j].shape[0], layers[j].shape[1] + draw(st.integers(1, 3))))
+            needle = "expects"
+        else:
+            layers[i] = layers[i] * 1e300
+            needle = "too large"
+        return layers, needle
+
+    return build()
+
+
+@given(case=layer_lists())
+@settings(max_examples=40)
+def test_generated_weight_files_are_rejected(case):
+    layers, needle = case
+    with tempfile.TemporaryDirectory() as cwd:
+        save_weights(Path(cwd) / "w.mat", layers)
+        check_rejected(["lipschitz", "w.mat"], cwd, needle)
+
+
+def test_the_corpus_is_large_enough():
+    listed = len(SWEEP) + 5 + len(ROBUSTNESS) + len(BAD_WEIGHTS) + 11 + len(FIGURES) + 1
+    generated = 60 + 40 + 40
+    assert listed >= 100 and listed + generated >= 200, (listed, generated)
