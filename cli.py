@@ -144,7 +144,10 @@ def sweep(
     slots: int = typer.Option(0, help="Members computed at once (0: automatic)."),
     chunk: int = typer.Option(64, help="Members per chunk; each finished chunk is kept on disk at once."),
     devices: int = typer.Option(0, help="Devices to shard the members over (0: all visible)."),
-    impl: str = typer.Option("sorted", help="relu implementation: sorted (fast, exact) | dense."),
+    pool: str = typer.Option("auto", help="Pool policy: auto | cpu (waste-bounded, data copied per slot) | "
+                             "accelerator (every member at once, data once per seed)."),
+    impl: str = typer.Option("auto", help="relu formulation: auto (sorted on a CPU, counted on a GPU) | sorted | "
+                             "counted (both exact, O(n) a step) | dense (O(nd) reference)."),
     x64: bool = typer.Option(False, "--x64", help="float64 instead of float32."),
     out: Optional[Path] = typer.Option(None, help="Output directory (default: runs/sweep-TIMESTAMP)."),
     resume: Optional[Path] = typer.Option(None, help="Finish the interrupted sweep in this directory, "
@@ -184,7 +187,7 @@ def sweep(
                              x0=x0, y0=y0, impl=impl)
             config = SweepConfig(spec=spec, lrs=tuple(lrs), seeds=seeds, steps=steps, time=time_, refine=refine,
                                  margin=margin, chunk=chunk, x64=x64,
-                                 engine=eng.EngineConfig(stride=stride, max_slots=slots, devices=devices))
+                                 engine=eng.EngineConfig(stride=stride, max_slots=slots, devices=devices, pool=pool))
             if distributed and out is None:
                 raise ValueError("--distributed needs --out: a directory every host sees")
             out = out or default_out(f"sweep-{model}")

@@ -88,7 +88,7 @@ def time_per_member(model, lrs, seeds, horizons, stride: int, lanczos_steps: int
         lr, horizon, cap = jnp.asarray(lr, dtype), jnp.int32(horizon), jnp.asarray(1e30, dtype)
         for start_step in range(0, int(horizon), stride):
             steps = jnp.int32(min(stride, int(horizon) - start_step))
-            params, t, div, ritz, *_ = block(params, train, lr, horizon, cap, t, div, ritz, steps)
+            params, t, div, ritz, *_ = block(params, train, (), jnp.int32(0), lr, horizon, cap, t, div, ritz, steps)
         jax.block_until_ready(params)
 
     one(lrs[0], seeds[0], min(int(horizons[0]), stride))  # compile, and the data of the first seed

@@ -32,6 +32,9 @@ from .models import Model
 from .sharpness import sharpness
 
 
+POOLS = ("auto", "cpu", "accelerator")
+
+
 @dataclass(frozen=True)
 class EngineConfig:
     stride: int = 0  # steps between records (and sharpness measurements); 0 = automatic
@@ -41,8 +44,12 @@ class EngineConfig:
     lanczos_steps: int = 20
     blowup: float = 1e6  # loss > blowup · max(L₀, 1) counts as divergence
     devices: int = 0  # devices the member axis is sharded over; 0 = all of jax.devices()
+    pool: str = "auto"  # auto | cpu | accelerator: how the pool is sized and holds its data (pool_policy)
+    device_memory_fraction: float = 0.5  # accelerator pools: share of the device's memory they may fill
 
     def __post_init__(self):
+        if self.pool not in POOLS:
+            raise ValueError(f"unknown pool policy {self.pool!r} (choose from {', '.join(POOLS)})")
         for name in ("stride", "max_slots", "devices"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)!r}")
@@ -122,10 +129,18 @@ def choose_slots(horizons: np.ndarray, stride: int, max_slots: int, max_waste: f
     return best
 
 
-def member_block(model: Model, lanczos_steps: int, stride: int):
+def member_block(model: Model, lanczos_steps: int, stride: int, indexed: bool = False):
     """The per-member block: `steps` ≤ stride steps (the same for the whole pool), then a
     measurement of (loss, threshold, trace, sharpness). steps = 0 measures the state as it is;
-    a pool whose members all need fewer than `stride` more steps runs only those."""
+    a pool whose members all need fewer than `stride` more steps runs only those.
+
+    The member's data is `own` (its copy, `indexed` False) or `tables[seed]` read where it is
+    used (`indexed` True: one copy per seed for the whole pool; XLA fuses the read into its
+    consumers, so a step touches only what the loss reads).
+    """
+
+    def read(own, tables, seed):
+        return jax.tree_util.tree_map(lambda a: a[seed], tables) if indexed else own
 
     def measure(params, train, ritz):
         loss_fn = lambda p: model.loss(p, train)
@@ -146,10 +161,10 @@ def member_block(model: Model, lanczos_steps: int, stride: int):
         params = jax.tree_util.tree_map(lambda a, b: jnp.where(move, b, a), params, new)
         return (params, t + move, div), None
 
-    def advance(params, train, lr, horizon, cap, t, div, ritz, steps):
-        body = lambda i, c: step(c, i, train, lr, horizon, cap)[0]
+    def advance(params, own, tables, seed, lr, horizon, cap, t, div, ritz, steps):
+        body = lambda i, c: step(c, i, read(own, tables, seed), lr, horizon, cap)[0]
         params, t, div = jax.lax.fori_loop(0, jnp.minimum(steps, stride), body, (params, t, div))
-        loss, thr, lam, ritz = measure(params, train, ritz)
+        loss, thr, lam, ritz = measure(params, read(own, tables, seed), ritz)
         return params, t, div, ritz, loss, thr, lam
 
     return advance
@@ -157,7 +172,8 @@ def member_block(model: Model, lanczos_steps: int, stride: int):
 
 class _Pool(NamedTuple):
     params: object
-    train: object
+    own: object  # each slot's copy of its data (cpu pools), or () (accelerator pools read the tables)
+    seed: jax.Array  # (slots,) index of the member's seed in the per-seed tables
     lr: jax.Array
     horizon: jax.Array
     cap: jax.Array
@@ -171,8 +187,9 @@ def _gather(tree, index):
 
 
 def _load(pool: _Pool, mask, seed_idx, lr, horizon, params0, train, cap, ritz) -> _Pool:
-    """Put fresh members (seed_idx, lr, horizon) into the slots where mask is set."""
-    fresh = _Pool(_gather(params0, seed_idx), _gather(train, seed_idx), lr.astype(pool.lr.dtype), horizon,
+    """Put fresh members (seed_idx, lr, horizon) into the slots where mask is set; `train` is
+    the per-seed data to copy into the slots, or () for a pool that reads the tables."""
+    fresh = _Pool(_gather(params0, seed_idx), _gather(train, seed_idx), seed_idx, lr.astype(pool.lr.dtype), horizon,
                   cap[seed_idx], jnp.zeros_like(horizon), jnp.full_like(horizon, -1), ritz[seed_idx])
     pick = lambda new, old: jnp.where(mask.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
     return jax.tree_util.tree_map(pick, fresh, pool)
@@ -188,11 +205,12 @@ class _Programs(NamedTuple):
 
 
 @functools.lru_cache(maxsize=4)
-def _programs(model: Model, lanczos_steps: int, stride: int) -> _Programs:
-    """The compiled programs of one (model, stride), kept so that repeated runs (a sweep's
-    chunks and rounds) compile once per shape instead of once per call."""
+def _programs(model: Model, lanczos_steps: int, stride: int, indexed: bool) -> _Programs:
+    """The compiled programs of one (model, stride, data layout), kept so that repeated runs (a
+    sweep's chunks and rounds) compile once per shape instead of once per call."""
+    block = member_block(model, lanczos_steps, stride, indexed)
     return _Programs(jax.jit(model.sample), jax.jit(model.init),
-                     jax.jit(jax.vmap(member_block(model, lanczos_steps, stride), in_axes=(0,) * 8 + (None,))),
+                     jax.jit(jax.vmap(block, in_axes=(0, 0, None) + (0,) * 7 + (None,))),
                      jax.jit(_load),
                      jax.jit(jax.vmap(model.observables, in_axes=(0, None))),
                      jax.jit(jax.vmap(model.dead, in_axes=(0, None))))
@@ -225,16 +243,44 @@ def _stack(trees):
     return jax.tree_util.tree_map(lambda *a: np.stack(a), *trees)
 
 
+def pool_policy(config: EngineConfig) -> str:
+    """`cpu` or `accelerator`; `auto` follows the platform of the member devices.
+
+    cpu: a step costs in proportion to the pool, so the pool is the largest whose simulated
+    waste (member-steps computed past a member's horizon) stays under max_waste, within
+    memory_mb; each slot holds a copy of its data (a CPU reads a copy fastest).
+    accelerator: a step costs about the same up to thousands of members, so the pool takes
+    every member of the grid at once, within device_memory_fraction of the device's memory;
+    the data is held once per seed and each member reads its seed's tables.
+    """
+    if config.pool != "auto":
+        return config.pool
+    return "cpu" if member_devices(config.devices)[0].platform == "cpu" else "accelerator"
+
+
+def device_memory_bytes(config: EngineConfig) -> int:
+    """Memory of one member device (bytes_limit where the runtime reports it; else memory_mb)."""
+    stats = member_devices(config.devices)[0].memory_stats() or {}
+    return int(stats.get("bytes_limit", config.memory_mb * 2**20))
+
+
 def pool_slots(model: Model, horizons, stride: int, config: EngineConfig, dtype=jnp.float32) -> int:
-    """Members each device holds: within the memory budget, and the largest pool whose simulated
-    waste on `horizons` stays under max_waste."""
+    """Members each device holds, by the pool policy (see pool_policy), for the members `horizons`."""
     key = jax.random.key(0)
     train = jax.eval_shape(lambda k: model.sample(k)[0], key)
     params = jax.eval_shape(model.init, key, train)
     size = lambda tree: sum(math.prod(a.shape) * jnp.dtype(a.dtype).itemsize for a in jax.tree_util.tree_leaves(tree))
+    horizons = np.asarray(horizons)
+    if pool_policy(config) == "accelerator":
+        # State and Lanczos basis (16 × params), and a working set: a step reads a slice of its
+        # seed's tables (one block of the ranked relu), allowed for as a sixteenth of them.
+        per_member = 16 * size(params) + size(train) // 16
+        budget = int(config.device_memory_fraction * device_memory_bytes(config) // max(per_member, 1))
+        per_device = -(-len(horizons) // len(member_devices(config.devices)))
+        return max(1, min(config.max_slots or budget, per_device))
     per_member = size(train) + 16 * size(params)
     budget = max(1, int(config.memory_mb * 2**20 // max(per_member, 1)))
-    return choose_slots(np.asarray(horizons), stride, config.max_slots or budget, config.max_waste)
+    return choose_slots(horizons, stride, config.max_slots or budget, config.max_waste)
 
 
 def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: EngineConfig = EngineConfig(),
@@ -260,7 +306,8 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
     n_members = len(lrs)
     seed_values, seed_index = np.unique(seeds, return_inverse=True)
     stride = config.stride or default_stride(horizons)
-    prog = _programs(model, config.lanczos_steps, stride)
+    indexed = pool_policy(config) == "accelerator"
+    prog = _programs(model, config.lanczos_steps, stride, indexed)
 
     # One seed at a time: the same program whatever the number of seeds, so a member's data
     # never depends on which other seeds share its run.
@@ -276,20 +323,23 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
     whole = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
     slots = (slots or pool_slots(model, horizons, stride, config, dtype)) * len(devices)
 
-    tables = _to_devices((params0, train), whole)
-    first = np.zeros(slots, int)  # empty slots hold seed 0's state with horizon 0: they never step
-    empty = _to_devices(_Pool(_gather(params0, first), _gather(train, first), np.zeros(slots, dtype),
+    params_table, train_table = _to_devices((params0, train), whole)  # once per seed, on every device
+    copied = () if indexed else train_table  # what a refill copies into its slots
+    first = np.zeros(slots, np.int32)  # empty slots hold seed 0's state with horizon 0: they never step
+    empty = _to_devices(_Pool(_gather(params0, first), () if indexed else _gather(train, first), first,
+                              np.zeros(slots, dtype),
                               np.zeros(slots, np.int32), np.zeros(slots, dtype), np.zeros(slots, np.int32),
                               np.full(slots, -1, np.int32), np.ones((slots,) + flat0.shape[1:], dtype)), split)
 
     def load(pool, mask, idx, lr, hor, per_seed):
         """per_seed: (cap, ritz start) of every seed, already on the devices."""
         host = (mask, idx.astype(np.int32), lr.astype(dtype), hor.astype(np.int32))
-        return prog.load(pool, *_to_devices(host, split), *tables, *per_seed)
+        return prog.load(pool, *_to_devices(host, split), params_table, copied, *per_seed)
 
     def run_pool(pool, steps):
         params, t, div, ritz, loss, thr, lam = prog.advance(
-            pool.params, pool.train, pool.lr, pool.horizon, pool.cap, pool.t, pool.div, pool.ritz, np.int32(steps))
+            pool.params, pool.own, train_table if indexed else (), pool.seed, pool.lr, pool.horizon, pool.cap,
+            pool.t, pool.div, pool.ritz, np.int32(steps))
         return pool._replace(params=params, t=t, div=div, ritz=ritz), loss, thr, lam
 
     # The state at initialisation, measured by the same program with no steps, so that no

@@ -49,7 +49,7 @@ class ModelSpec:
     loss: str = "logcosh"  # product-model loss
     x0: float = 0.5  # product-model start
     y0: float = 2.0
-    impl: str = "sorted"  # relu: "sorted" (coordinates ranked once, O(n) a step) or "dense" (O(n d) reference)
+    impl: str = "auto"  # relu: sorted | counted (both exact, O(n) a step) | dense (O(n d) reference) | auto
 
     def __post_init__(self):
         if self.model not in MODELS:
@@ -64,9 +64,9 @@ class ModelSpec:
         if self.sigma <= 0:
             raise ValueError(f"sigma must be positive, got {self.sigma!r}")
         get_loss(self.loss)
-        if self.impl not in ("sorted", "dense"):
-            raise ValueError(f"unknown relu implementation {self.impl!r} (choose sorted or dense)")
-        if self.model == "relu" and self.impl == "sorted" and self.n * self.d + 2 * RANK_BLOCK > 2**31 - 1:
+        if self.impl not in IMPLS:
+            raise ValueError(f"unknown relu implementation {self.impl!r} (choose from {', '.join(IMPLS)})")
+        if self.model == "relu" and self.impl != "dense" and self.n * self.d + 2 * RANK_BLOCK > 2**31 - 1:
             raise ValueError(f"n·d = {self.n * self.d} coordinates exceed the int32 indices of the sorted relu path "
                              f"(at most {2**31 - 1 - 2 * RANK_BLOCK}); use smaller n, d or impl dense")
 
@@ -97,6 +97,22 @@ class RankedCoordinates(NamedTuple):
 
 
 RANK_BLOCK = 64  # B: a step reads one block per threshold; memory is 2 (n d / B) n numbers per seed
+IMPLS = ("auto", "sorted", "counted", "dense")
+
+
+def resolve_impl(impl: str, backend: str | None = None) -> str:
+    """The relu formulation to run: `auto` is `sorted` on a CPU and `counted` on an accelerator.
+
+    Both are exact and O(n + B) a step; they differ in how they reach the block holding the
+    threshold. `sorted` uses a binary search (searchsorted) and a scatter-add (segment_sum),
+    cheapest on a CPU; on a GPU the search runs as a loop and the scatter-add as atomics
+    (slow, and not deterministic). `counted` counts the block boundaries below the threshold
+    (a reduction) and sums the block through a one-hot comparison of its owners against
+    arange(n) (a small matrix-vector product): loop-free, scatter-free, deterministic.
+    """
+    if impl != "auto":
+        return impl
+    return "sorted" if (backend or jax.default_backend()) == "cpu" else "counted"
 
 
 def sparse_coding_split(key, spec: ModelSpec, dtype):
@@ -113,8 +129,12 @@ def relu_sums_dense(x, b):
     return jnp.sum(jax.nn.relu(b - x), -1), jnp.sum(jax.nn.relu(x + b), -1)
 
 
-def rank_coordinates(x, y, block: int = RANK_BLOCK) -> RankedCoordinates:
-    """The RankedCoordinates of samples x (n, d) with labels y: one sort, O(n d log(n d))."""
+def rank_coordinates(x, y, block: int = RANK_BLOCK, scatter_free: bool = False) -> RankedCoordinates:
+    """The RankedCoordinates of samples x (n, d) with labels y: one sort, O(n d log(n d)).
+
+    The per-block tables are a scatter-add (segment_sum), or with `scatter_free` a one-hot
+    product block by block (O(n² d) once, but no atomics: deterministic on a GPU).
+    """
     n, d = x.shape
     order = jnp.argsort(x.reshape(-1))
     blocks = -(-n * d // block)
@@ -125,12 +145,32 @@ def rank_coordinates(x, y, block: int = RANK_BLOCK) -> RankedCoordinates:
     real = jnp.isfinite(v[: blocks * block])
 
     def cumulative(values):
-        per_block = jax.ops.segment_sum(jnp.where(real, values, 0), cell, blocks * n).reshape(blocks, n)
+        values = jnp.where(real, values, 0)
+        if scatter_free:
+            pairs = (values.reshape(blocks, block), owner[: blocks * block].reshape(blocks, block))
+            per_block = jax.lax.map(lambda vo: vo[0] @ (vo[1][:, None] == jnp.arange(n)).astype(x.dtype), pairs)
+        else:
+            per_block = jax.ops.segment_sum(values, cell, blocks * n).reshape(blocks, n)
         return jnp.concatenate([jnp.zeros((1, n), x.dtype), jnp.cumsum(per_block, axis=0)])
 
     return RankedCoordinates(v[block - 1: blocks * block: block], v, owner,
                              cumulative(jnp.ones_like(v[: blocks * block])), cumulative(v[: blocks * block]),
                              jnp.sum(x, axis=-1), y)
+
+
+def _below_counted(r: RankedCoordinates, t, strict: bool):
+    """`_below` without a search or a scatter: the block index is the number of block ends
+    below t, and the block's per-sample counts and sums come from a one-hot (B, n) product."""
+    block = r.v.shape[0] // (r.last.shape[0] + 1)
+    n = r.count.shape[1]
+    c = jnp.sum(r.last < t if strict else r.last <= t)
+    v = jax.lax.dynamic_slice(r.v, (c * block,), (block,))
+    owner = jax.lax.dynamic_slice(r.owner, (c * block,), (block,))
+    inside = v < t if strict else v <= t
+    onehot = (owner[:, None] == jnp.arange(n, dtype=owner.dtype)).astype(v.dtype)
+    k = r.count[c] + inside.astype(v.dtype) @ onehot
+    total = r.total[c] + jnp.where(inside, v, 0) @ onehot
+    return k, total
 
 
 def _below(r: RankedCoordinates, t, strict: bool):
@@ -151,7 +191,7 @@ def _below(r: RankedCoordinates, t, strict: bool):
     return k, total
 
 
-def relu_sums_ranked(r: RankedCoordinates, b):
+def relu_sums_ranked(r: RankedCoordinates, b, below=None):
     """(Σ_i ReLU(−x_i + b), Σ_i ReLU(x_i + b)) for every sample, exactly, in O(n + B + log(n d)).
 
     With k = #{i : x_i ≤ −b} and S its sum,  Σ ReLU(x_i + b) = (Σ_i x_i − S) + (d − k) b;
@@ -159,8 +199,9 @@ def relu_sums_ranked(r: RankedCoordinates, b):
     The counts are constants to autodiff, so gradients and Hessians equal the dense ones
     (ReLU'(0) = 0 in both: a coordinate exactly at the kink counts as inactive).
     """
-    k_pos, s_pos = _below(r, -b, strict=False)
-    k_neg, s_neg = _below(r, b, strict=True)
+    below = below or _below
+    k_pos, s_pos = below(r, -b, strict=False)
+    k_neg, s_neg = below(r, b, strict=True)
     d = r.count[-1]  # = d for every sample
     return k_neg * b - s_neg, (r.row_sum - s_pos) + (d - k_pos) * b
 
@@ -175,15 +216,18 @@ def relu(spec: ModelSpec, dtype=jnp.float32) -> Model:
 
     def sample_sorted(key):
         train, test = sparse_coding_split(key, spec, dtype)
-        return rank_coordinates(train.x, train.y), test
+        return rank_coordinates(train.x, train.y, scatter_free=resolve_impl(spec.impl) == "counted"), test
 
     def init(key, data):
         a = jax.random.normal(key, (2,), dtype) * math.sqrt(1.0 / (2 * d))
         return ReluParams(a[0], a[1], jnp.zeros((), dtype))
 
-    if spec.impl == "sorted":
+    impl = resolve_impl(spec.impl)
+    if impl in ("sorted", "counted"):
+        below = _below if impl == "sorted" else _below_counted
+
         def loss(p, data):
-            neg, pos = relu_sums_ranked(data, p.b)
+            neg, pos = relu_sums_ranked(data, p.b, below)
             return jnp.mean(logistic(data.y * (p.a_neg * neg + p.a_pos * pos)))
 
         def dead(p, data):

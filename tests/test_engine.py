@@ -1,5 +1,6 @@
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from dynamics import engine
 from dynamics.models import ModelSpec, make_model
@@ -79,10 +80,13 @@ def test_dead_network_is_flagged_and_is_not_a_divergence():
     assert tr.observables["final_bias"][1] < -3
 
 
-def test_ranked_relu_path_reproduces_dense_trajectories_in_float64():
+@pytest.mark.parametrize("impl", ["sorted", "counted"])
+def test_ranked_relu_paths_reproduce_dense_trajectories_in_float64(impl):
+    """Both exact formulations (the CPU's search and scatter, the accelerators' count and one-hot)
+    against the O(nd) dense path, over whole trajectories, below and above the transition."""
     lrs, seeds, horizons = [0.002, 0.02, 0.08], [0, 1, 0], [400, 200, 120]
-    runs = [run(make_model(ModelSpec(d=40, n=60, n_test=50, impl=impl), jnp.float64), lrs, seeds, horizons, stride=7)
-            for impl in ("sorted", "dense")]
+    runs = [run(make_model(ModelSpec(d=40, n=60, n_test=50, impl=name), jnp.float64), lrs, seeds, horizons, stride=7)
+            for name in (impl, "dense")]
     fast, dense = runs
     for name in ("loss", "threshold", "sharpness"):
         np.testing.assert_allclose(getattr(fast, name), getattr(dense, name), rtol=1e-9, atol=1e-12, err_msg=name)
@@ -110,3 +114,26 @@ def test_automatic_stride_bounds_the_records_of_long_horizons():
         assert stride % 2 == 1 or stride == 1
         assert budget.record_count(horizons, stride).max() <= engine.MAX_RECORDS, (horizons, stride)
     assert engine.default_stride(np.array([833, 100_000])) == 99  # short runs keep the old stride
+
+
+@pytest.mark.parametrize("impl", ["sorted", "counted"])
+def test_accelerator_pool_reads_per_seed_tables_and_matches_the_cpu_pool(impl):
+    """The accelerator policy (every member in one pool, data held once per seed and indexed)
+    computes what the CPU policy (per-slot copies, waste-bounded pool) computes, in float64."""
+    m = make_model(ModelSpec(d=30, n=40, n_test=50, impl=impl), jnp.float64)
+    lrs, seeds, horizons = [0.003, 0.01, 0.05, 0.2, 0.5], [0, 1, 2, 0, 1], [300, 120, 60, 25, 9]
+    cpu = run(m, lrs, seeds, horizons, stride=5, pool="cpu", max_slots=2)
+    acc = run(m, lrs, seeds, horizons, stride=5, pool="accelerator")
+    assert acc.slots == 5 and cpu.slots == 2
+    for name in ("loss", "threshold", "sharpness"):
+        np.testing.assert_allclose(getattr(acc, name), getattr(cpu, name), rtol=1e-11, atol=1e-13, err_msg=name)
+    np.testing.assert_array_equal(acc.steps_done, cpu.steps_done)
+
+
+def test_accelerator_pool_is_capped_by_device_memory():
+    m = make_model(SMALL, jnp.float32)
+    horizons = np.full(1000, 50)
+    cfg = engine.EngineConfig(pool="accelerator", stride=7, memory_mb=0.1, device_memory_fraction=1.0)
+    slots = engine.pool_slots(m, horizons, 7, cfg)
+    assert 1 <= slots < 1000  # a 100 kB "device" cannot hold a thousand members
+    assert engine.pool_slots(m, horizons, 7, engine.EngineConfig(pool="accelerator", stride=7)) == 1000

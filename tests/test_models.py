@@ -11,6 +11,14 @@ from dynamics.models import ModelSpec, ReluParams, make_model, rank_coordinates,
 from dynamics.sharpness import dense_sharpness
 
 
+def test_auto_picks_the_search_on_a_cpu_and_the_count_on_accelerators():
+    from dynamics.models import resolve_impl
+
+    assert resolve_impl("auto", "cpu") == "sorted"
+    assert resolve_impl("auto", "gpu") == resolve_impl("auto", "tpu") == "counted"
+    assert resolve_impl("dense", "gpu") == "dense"
+
+
 def test_sparse_coding_has_one_signal_coordinate_per_sample():
     (x, y), _ = sparse_coding(jax.random.key(0), d=50, n=400, lam=30.0, sigma=1.0, dtype=jnp.float64)
     j = jnp.argmax(jnp.abs(x), axis=1)
@@ -32,8 +40,9 @@ def test_ranked_relu_sums_and_their_slopes_equal_dense(b, block):
     np.testing.assert_array_equal(slope(lambda c: relu_sums_ranked(r, c)), slope(lambda c: relu_sums_dense(x, c)))
 
 
-def test_ranked_relu_loss_gradient_and_hessian_equal_dense():
-    models = [make_model(ModelSpec(d=15, n=40, impl=impl), jnp.float64) for impl in ("sorted", "dense")]
+@pytest.mark.parametrize("impl", ["sorted", "counted"])
+def test_ranked_relu_loss_gradient_and_hessian_equal_dense(impl):
+    models = [make_model(ModelSpec(d=15, n=40, impl=name), jnp.float64) for name in (impl, "dense")]
     key = jax.random.key(2)
     p = ReluParams(jnp.asarray(0.3), jnp.asarray(-0.2), jnp.asarray(-0.45))
     values = []
@@ -77,3 +86,11 @@ def test_mlp_reports_negative_bias_fraction():
     obs = m.observables(p, test)
     assert float(obs["neg_bias_frac"]) == 0.5
     assert math.isclose(float(obs["final_bias"]), -0.325)
+
+
+def test_scatter_free_tables_equal_the_scatter_tables():
+    x, y = sparse_coding(jax.random.key(4), 30, 50, 3.0, 1.0, 10, jnp.float64)[0]
+    a, b = rank_coordinates(x, y), rank_coordinates(x, y, scatter_free=True)
+    np.testing.assert_array_equal(a.count, b.count)
+    np.testing.assert_allclose(a.total, b.total, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(a.v, b.v)

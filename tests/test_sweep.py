@@ -68,13 +68,15 @@ def test_float32_sweep_stays_float32():
     assert np.isfinite(r.summary["final_loss"]).all()
 
 
-def test_summary_csv_is_bit_identical_across_runs_and_chunk_sizes(tmp_path):
+@pytest.mark.parametrize("impl,pool", [("auto", "auto"), ("counted", "accelerator")])
+def test_summary_csv_is_bit_identical_across_runs_and_chunk_sizes(tmp_path, impl, pool):
     # 96 members: enough for pools of 8 and 32, which XLA compiles into different float32 code.
-    spec = ModelSpec(d=20, n=200, n_test=100)
+    # The accelerator formulation and pool are held to the same standard (here on the CPU).
+    spec = ModelSpec(d=20, n=200, n_test=100, impl=impl)
     texts = []
     for i, chunk in enumerate((1000, 1000, 64, 7)):
         cfg = SweepConfig(spec=spec, lrs=tuple(np.linspace(0.01, 1.0, 32)), seeds=3, time=5.0, chunk=chunk,
-                          refine=1, refine_points=2)
+                          refine=1, refine_points=2, engine=engine.EngineConfig(pool=pool))
         texts.append((run_sweep(cfg).save(tmp_path / f"r{i}") / "summary.csv").read_bytes())
     assert all(t == texts[0] for t in texts[1:])
 
