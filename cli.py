@@ -449,14 +449,16 @@ def report_sweep(result) -> None:
                f"all {len(s['lr'])} runs in summary.csv)")
     dep, eos = result.transition["departure"], result.transition["eos"]
     th = result.theory["threshold_lr"]
-    predicted = [f"2/λ₀ (initial Hessian) {th['initial_hessian']['median']:.4g}",
-                 f"2/max λ along gradient flow {th['gradient_flow_peak']['median']:.4g}"]
+    predicted = [f"2/max λ along gradient flow {th['gradient_flow_peak']['median']:.4g}"]
     if "closed_form" in th:
         formula = "2/(ℓ''(0)|y₀²−x₀²|)" if product else "8π/(σ²d²)"
         predicted.insert(0, f"{formula} {th['closed_form']:.4g}")
     typer.echo(f"located η* (final {'y' if product else 'bias'} departs) = {_fmt(dep)};  "
                f"sharpness reached 2/η from η = {_fmt(eos)}")
     typer.echo(f"predicted η*: {';  '.join(predicted)}")
+    typer.echo(f"diagnostic, not a prediction of η*: 2/λ of the initial Hessian {th['initial_hessian']['median']:.4g} "
+               f"(the sharpness at initialisation, before a⁺ + a⁻ relaxes)" if not product else
+               f"diagnostic: 2/λ of the initial Hessian {th['initial_hessian']['median']:.4g}")
     unreliable = int(np.sum(s["status"] == "sharpness_unreliable")) if "status" in s else 0
     if unreliable:
         typer.echo(f"{unreliable} run{'s' * (unreliable != 1)} recorded a sharpness that failed Lanczos's check "

@@ -379,8 +379,9 @@ def _theory(config, summary, trajectories, initial) -> dict:
     out["threshold_lr"]["gradient_flow_peak"] = _per_seed(peaks)
     if spec.model in ("relu", "mean"):
         p = initial["params"]
-        out["mean_bias_below"] = _per_seed(theory.mean_bias_below(spec.d, a, b)
-                                           for a, b in zip(p.a_neg, p.a_pos))
+        # The mean model's prediction, for the relu network too (where it is a reference only).
+        out["mean_model_bias_below"] = _per_seed(theory.mean_bias_below(spec.d, a, b, spec.sigma)
+                                                 for a, b in zip(p.a_neg, p.a_pos))
     return out
 
 
@@ -391,8 +392,9 @@ def _add_theory_columns(config, summary, initial):
     if spec.model in ("relu", "mean"):
         eta = theory.threshold_lr_closed_form(spec.d, spec.sigma)
         p = initial["params"]
-        below = {int(s): theory.mean_bias_below(spec.d, a, b) for s, a, b in zip(initial["seed"], p.a_neg, p.a_pos)}
-        summary["theory_final_bias"] = np.array([
+        below = {int(s): theory.mean_bias_below(spec.d, a, b, spec.sigma)
+                 for s, a, b in zip(initial["seed"], p.a_neg, p.a_pos)}
+        summary["theory_mean_model_final_bias"] = np.array([
             below[int(s)] if lr <= eta else theory.mean_bias_above(spec.d, lr, spec.sigma)
             for lr, s in zip(lrs, summary["seed"])])
     if spec.model == "product":

@@ -26,9 +26,13 @@ def mean_sharpness(d: int, b: float, sigma: float = 1.0) -> float:
     return 0.5 * (d * sigma * gaussian_relu_mean(b / sigma)) ** 2
 
 
-def mean_bias_below(d: int, a_neg0: float, a_pos0: float) -> float:
-    """Below η*: b_∞ ≈ −(√(2π)/8)(a⁺₀ + a⁻₀)², O(1/d) at the default init.  THEORY.md §1.3 (derived)."""
-    return -math.sqrt(2 * math.pi) / 8.0 * (a_neg0 + a_pos0) ** 2
+def mean_bias_below(d: int, a_neg0: float, a_pos0: float, sigma: float = 1.0) -> float:
+    """Below η*: b_∞ ≈ −(√(2π)/(8σ))(a⁺₀ + a⁻₀)², O(1/d) at the default init.  THEORY.md §1.3 (derived).
+
+    Gradient flow of the mean model: db/dA = A Φ(b/σ)/(2σ g(b/σ)), integrated from A₀ to 0 at b ≈ 0.
+    A mean-model prediction: the relu network's own gradient-flow bias is larger (THEORY.md §1.3).
+    """
+    return -math.sqrt(2 * math.pi) / (8.0 * sigma) * (a_neg0 + a_pos0) ** 2
 
 
 def mean_bias_above(d: int, lr: float, sigma: float = 1.0) -> float:

@@ -94,3 +94,20 @@ def test_scatter_free_tables_equal_the_scatter_tables():
     np.testing.assert_array_equal(a.count, b.count)
     np.testing.assert_allclose(a.total, b.total, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(a.v, b.v)
+
+
+def test_mean_model_limit_below_the_transition_carries_sigma():
+    """σ = 2, far below η*: gradient descent on the mean model ends at −(√(2π)/(8σ))(a⁺₀ + a⁻₀)²,
+    half the σ = 1 formula (THEORY.md §1.3); the σ-less formula would be off by a factor 2."""
+    from dynamics import engine
+
+    with jax.enable_x64(True):
+        d, sigma = 50, 2.0
+        m = make_model(ModelSpec(model="mean", d=d, sigma=sigma), jnp.float64)
+        eta = 0.1 * theory.threshold_lr_closed_form(d, sigma)
+        tr = engine.run(m, [eta], [0], [20000], dtype=jnp.float64, config=engine.EngineConfig(stride=999))
+    p0 = jax.tree_util.tree_map(lambda a: float(a[0]), tr.initial_params)
+    predicted = theory.mean_bias_below(d, p0.a_neg, p0.a_pos, sigma)
+    measured = float(tr.observables["final_bias"][0])
+    assert abs(measured - predicted) <= 0.2 * abs(predicted), (measured, predicted)
+    assert abs(measured - theory.mean_bias_below(d, p0.a_neg, p0.a_pos)) > 0.3 * abs(predicted)

@@ -124,18 +124,23 @@ def test_product_above_transition_self_stabilises_below_two_over_eta(loss, y0, r
     assert abs(finals[0] - finals[1]) <= 0.01 * finals[0], info
 
 
-@given(d=st.integers(20, 400), seed=st.integers(0, 10**6), r=st.floats(0.05, 0.5))
+@given(d=st.integers(20, 400), seed=st.integers(0, 10**6), r=st.floats(0.02, 0.2),
+       sigma=st.sampled_from([0.5, 1.0, 2.0]))
 @settings(max_examples=10 * SCALE)
-def test_mean_model_bias_below_transition_is_order_one_over_d(d, seed, r):
-    """Below η* the mean model's bias ends near −(√(2π)/8)(a⁺₀ + a⁻₀)² (THEORY.md §1.3), O(1/d)."""
-    eta = r * theory.threshold_lr_closed_form(d)
+def test_mean_model_bias_below_transition_is_order_one_over_d(d, seed, r, sigma):
+    """Well below η* the mean model's bias ends near −(√(2π)/(8σ))(a⁺₀ + a⁻₀)² (THEORY.md §1.3), O(1/d).
+
+    The limit is gradient flow's; at η = η*/2 gradient descent removes A in about one step instead
+    of flowing (it is off by 2× at d = 20), so the property is stated for η ≤ η*/5.
+    """
+    eta = r * theory.threshold_lr_closed_form(d, sigma)
     with jax.enable_x64(True):
-        m = make_model(ModelSpec(model="mean", d=d), F64)
+        m = make_model(ModelSpec(model="mean", d=d, sigma=sigma), F64)
         tr = run(m, [eta], [int(40 / r)], seeds=[seed])
     p0 = jax.tree_util.tree_map(lambda a: float(a[0]), tr.initial_params)
-    predicted = theory.mean_bias_below(d, p0.a_neg, p0.a_pos)
+    predicted = theory.mean_bias_below(d, p0.a_neg, p0.a_pos, sigma)
     b = tr.observables["final_bias"][0]
-    info = dict(d=d, seed=seed, eta=eta, final_bias=b, predicted=predicted)
+    info = dict(d=d, sigma=sigma, seed=seed, eta=eta, final_bias=b, predicted=predicted)
     assert abs(b) * d <= 5.0 * max(1.0, (p0.a_neg + p0.a_pos) ** 2 * d), info
     assert abs(b - predicted) <= 0.25 * abs(predicted) + 0.02 / d, info
 
