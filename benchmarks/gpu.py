@@ -33,7 +33,7 @@ from dynamics.models import ModelSpec, make_model, resolve_impl
 from dynamics.sweep import SweepConfig, run_sweep
 
 CPU_README = {  # 2-core CPU, benchmarks/README.md (wall with compile, member-steps/s)
-    "W1": (18.7, 127_548), "W2": (60.7, 581),
+    "W1": (18.8, 125_027), "W2": (60.7, 581),
 }
 
 

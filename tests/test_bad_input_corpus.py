@@ -271,4 +271,4 @@ def test_generated_weight_files_are_rejected(case):
 def test_the_corpus_is_large_enough():
     listed = len(SWEEP) + 5 + len(ROBUSTNESS) + len(BAD_WEIGHTS) + 11 + len(FIGURES) + 1
     generated = 60 + 40 + 40
-    assert listed >= 100 and listed + generated >= 200, (listed, generated)
+    assert listed == 133 and listed + generated >= 200, (listed, generated)

@@ -76,7 +76,8 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_summary(r
     assert (out / "summary.csv").read_bytes() == (ref / "summary.csv").read_bytes(), f"killed at {moments}"
 
 
-def test_sigint_stops_cleanly_keeps_finished_chunks_and_says_how_to_resume(reference, tmp_path):
+@pytest.mark.parametrize("sig,code,word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_a_signal_stops_cleanly_keeps_finished_chunks_and_says_how_to_resume(reference, tmp_path, sig, code, word):
     ref, _ = reference
     out = tmp_path / "run"
     # A child inherits an ignored SIGINT (background jobs of scripts have one); Ctrl-C's handler back.
@@ -85,33 +86,16 @@ def test_sigint_stops_cleanly_keeps_finished_chunks_and_says_how_to_resume(refer
     proc = subprocess.Popen(cmd, cwd=ROOT, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     wait_for_chunks(proc, out, 2)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    if proc.returncode == 0:
-        pytest.skip("the sweep finished before the interrupt arrived")
-    assert proc.returncode == 130, err
-    assert f"eos sweep --resume {out}" in err and "Traceback" not in err
-    assert chunks(out) and not (out / "run.json").exists()
-    resumed = finish(eos("sweep", "--resume", str(out)), environment())
-    assert "chunks read from the interrupted run" in resumed.stdout
-    assert (out / "summary.csv").read_bytes() == (ref / "summary.csv").read_bytes()
-
-
-def test_sigterm_stops_like_ctrl_c_and_the_run_resumes(reference, tmp_path):
-    ref, _ = reference
-    out = tmp_path / "run"
-    proc = subprocess.Popen(eos("sweep", *SWEEP, "--out", str(out)), cwd=ROOT, env=environment(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for_chunks(proc, out, 2)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     if proc.returncode == 0:
         pytest.skip("the sweep finished before the signal arrived")
-    assert proc.returncode == 143, err
-    assert err.strip().splitlines()[-1].startswith("terminated: ") and "Traceback" not in err, err
+    assert proc.returncode == code, err
+    assert err.strip().splitlines()[-1].startswith(f"{word}: ") and "Traceback" not in err, err
     assert f"eos sweep --resume {out}" in err
     assert chunks(out) and not (out / "run.json").exists() and not (out / ".lock").exists()
-    finish(eos("sweep", "--resume", str(out)), environment())
+    resumed = finish(eos("sweep", "--resume", str(out)), environment())
+    assert "chunks read from the interrupted run" in resumed.stdout
     assert (out / "summary.csv").read_bytes() == (ref / "summary.csv").read_bytes()
 
 
