@@ -25,13 +25,17 @@ try:  # typer ≥ 0.20 vendors click; older versions depend on it
 except ImportError:  # pragma: no cover
     from click import exceptions as click_errors
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# Plain help text: rich markup would turn the ":b:" of "A:B:N" into an emoji and show flags as "<bool>".
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Check theorems of deep-learning theory against simulation.")
 
 
 @app.callback()
 def _commands():
     """Check theorems of deep-learning theory against simulation."""
+
+
+FIGURE_NAMES = ("threshold", "trajectories", "product", "phase", "robustness", "bracket")  # = figures.catalog
 
 
 class BadInput(ValueError):
@@ -149,7 +153,7 @@ def sweep(
     impl: str = typer.Option("auto", help="relu formulation: auto (sorted on a CPU, counted on a GPU) | sorted | "
                              "counted (both exact, O(n) a step) | dense (O(nd) reference)."),
     x64: bool = typer.Option(False, "--x64", help="float64 instead of float32."),
-    out: Optional[Path] = typer.Option(None, help="Output directory (default: runs/sweep-TIMESTAMP)."),
+    out: Optional[Path] = typer.Option(None, help="Output directory (default: runs/sweep-MODEL-TIMESTAMP)."),
     resume: Optional[Path] = typer.Option(None, help="Finish the interrupted sweep in this directory, "
                                           "recomputing only its missing chunks (takes no other sweep option but --devices)."),
     distributed: bool = typer.Option(False, "--distributed", help="Multi-host: jax.distributed.initialize() "
@@ -357,7 +361,8 @@ def lipschitz(
 
 @app.command()
 def figures(
-    names: Optional[list[str]] = typer.Argument(None, help="Figures to draw (default: all)."),
+    names: Optional[list[str]] = typer.Argument(None, help=f"Figures to draw: {', '.join(FIGURE_NAMES)}, or all "
+                                                "(the default)."),
     out: Path = typer.Option(Path("figures-out"), help="Directory for the figures and their runs."),
     quick: bool = typer.Option(False, "--quick", help="Small runs (minutes) instead of the papers' settings."),
     from_: Optional[list[Path]] = typer.Option(None, "--from", help="Directories of earlier runs to reuse."),

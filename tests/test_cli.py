@@ -101,3 +101,13 @@ def test_figures_rejects_unknown_names_and_missing_run_dirs(tmp_path):
         r = eos("figures", *args, "--out", str(tmp_path / "f"), cwd=tmp_path)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and needle in r.stderr, r.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_help_is_plain_text_and_lists_the_figures():
+    import cli
+    from figures.catalog import FIGURES
+
+    assert tuple(FIGURES) == cli.FIGURE_NAMES
+    r = eos("sweep", "--help", cwd=ROOT)
+    assert "A:B:N" in r.stdout and "🅱" not in r.stdout and "<bool>" not in r.stdout, r.stdout
+    assert all(name in eos("figures", "--help", cwd=ROOT).stdout for name in FIGURES)
