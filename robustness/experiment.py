@@ -160,9 +160,10 @@ def settings(config: RobustnessConfig) -> list[tuple[int, int, tuple]]:
 def footprint(config: RobustnessConfig) -> dict[str, int]:
     """Bytes the largest part of the sweep will hold at its peak, by item (float32 training,
     float64 brackets); see dynamics/budget.py."""
-    n, d = max(s[0] for s in settings(config)), max(s[1] for s in settings(config))
-    width = bucket(max(max(s[2]) for s in settings(config)))
-    members = config.seeds * max(len(s[2]) for s in settings(config))
+    parts = settings(config)
+    n, d = max(s[0] for s in parts), max(s[1] for s in parts)
+    width = bucket(max(max(s[2]) for s in parts))
+    members = config.seeds * max(len(s[2]) for s in parts)
     return {
         "data": 2 * config.seeds * n * d * 4,
         "training": members * (8 * n * width + 6 * width * (d + 2)) * 4,  # activations, params, Adam state

@@ -304,7 +304,7 @@ def lipsdp_two_layer(w: np.ndarray, a: np.ndarray, form: str = "neuron", rank: i
     the SDP's optimum, so `solver_bound` and `bound` bracket it (the gap is checked in tests).
     Layer form (T = λI): a one-dimensional convex minimisation of ρ(λ).
     """
-    from scipy.optimize import minimize, minimize_scalar
+    from scipy.optimize import minimize_scalar
 
     if form not in ("neuron", "layer"):
         raise ValueError(f"unknown LipSDP form {form!r} (choose neuron or layer)")

@@ -58,7 +58,7 @@ def test_a_second_process_is_refused_while_the_first_holds_the_directory(tmp_pat
     monkeypatch.undo()
     with exclusive(tmp_path / "run"):
         code, _, err = run(["sweep", "--resume", "run"], tmp_path)
-    assert code == 2 and err.strip().splitlines() == [f"error: 'run' is in use by another eos process"], err
+    assert code == 2 and err.strip().splitlines() == ["error: 'run' is in use by another eos process"], err
     assert len(list((tmp_path / "run" / "chunks").glob("*.npz"))) == 1
 
 
