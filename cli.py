@@ -220,12 +220,12 @@ def sweep(
     except InUse as e:
         raise BadInput(str(e)) from None
     except KeyboardInterrupt as e:
-        kept = len(list((out / "chunks").glob("*.npz")))
+        kept = _kept_chunks(out)
         typer.echo(f"{'terminated' if isinstance(e, Terminated) else 'interrupted'}: {kept} finished "
                    f"chunk{'s' * (kept != 1)} kept in {out}/chunks; finish with: eos sweep --resume {out}", err=True)
         raise typer.Exit(143 if isinstance(e, Terminated) else 130)
     except OSError as e:  # a full disk, a directory made unwritable: what is finished stays
-        kept = len(list((out / "chunks").glob("*.npz")))
+        kept = _kept_chunks(out)
         typer.echo(f"error: cannot write {e.filename or out}: {e.strerror or e}; {kept} finished chunk"
                    f"{'s' * (kept != 1)} kept in {out}/chunks; once fixed, finish with: eos sweep --resume {out}",
                    err=True)
@@ -234,6 +234,10 @@ def sweep(
     resumed = f"; {result.meta['resumed_chunks']} chunks read from the interrupted run" if resume else ""
     typer.echo(f"wrote {out}/ (summary.csv, trajectories.npz, run.json) in {result.meta['wall_time_s']:.1f} s"
                + resumed)
+
+
+def _kept_chunks(out: Path) -> int:
+    return len(list((out / "chunks").glob("*.npz")))
 
 
 SWEEP_STATE = "sweep.json"  # an unfinished sweep's config; finished chunks lie in chunks/

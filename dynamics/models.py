@@ -158,19 +158,21 @@ def rank_coordinates(x, y, block: int = RANK_BLOCK, scatter_free: bool = False) 
                              jnp.sum(x, axis=-1), y)
 
 
+def _read_block(r: RankedCoordinates, c, t, strict: bool):
+    """Block c's values, their samples, and which of them lie below t (≤ t, or < t if strict)."""
+    block = r.v.shape[0] // (r.last.shape[0] + 1)
+    v = jax.lax.dynamic_slice(r.v, (c * block,), (block,))
+    owner = jax.lax.dynamic_slice(r.owner, (c * block,), (block,))
+    return v, owner, (v < t if strict else v <= t)
+
+
 def _below_counted(r: RankedCoordinates, t, strict: bool):
     """`_below` without a search or a scatter: the block index is the number of block ends
     below t, and the block's per-sample counts and sums come from a one-hot (B, n) product."""
-    block = r.v.shape[0] // (r.last.shape[0] + 1)
-    n = r.count.shape[1]
     c = jnp.sum(r.last < t if strict else r.last <= t)
-    v = jax.lax.dynamic_slice(r.v, (c * block,), (block,))
-    owner = jax.lax.dynamic_slice(r.owner, (c * block,), (block,))
-    inside = v < t if strict else v <= t
-    onehot = (owner[:, None] == jnp.arange(n, dtype=owner.dtype)).astype(v.dtype)
-    k = r.count[c] + inside.astype(v.dtype) @ onehot
-    total = r.total[c] + jnp.where(inside, v, 0) @ onehot
-    return k, total
+    v, owner, inside = _read_block(r, c, t, strict)
+    onehot = (owner[:, None] == jnp.arange(r.count.shape[1], dtype=owner.dtype)).astype(v.dtype)
+    return r.count[c] + inside.astype(v.dtype) @ onehot, r.total[c] + jnp.where(inside, v, 0) @ onehot
 
 
 def _below(r: RankedCoordinates, t, strict: bool):
@@ -180,12 +182,9 @@ def _below(r: RankedCoordinates, t, strict: bool):
     value by value. Every value of block c lies above last[c−1] and at most last[c], so the
     blocks wholly below t are the first searchsorted(last, t) of them.
     """
-    block = r.v.shape[0] // (r.last.shape[0] + 1)
     n = r.count.shape[1]
     c = jnp.searchsorted(r.last, t, side="left" if strict else "right")
-    v = jax.lax.dynamic_slice(r.v, (c * block,), (block,))
-    owner = jax.lax.dynamic_slice(r.owner, (c * block,), (block,))
-    inside = v < t if strict else v <= t
+    v, owner, inside = _read_block(r, c, t, strict)
     k = r.count[c] + jax.ops.segment_sum(inside.astype(v.dtype), owner, n)
     total = r.total[c] + jax.ops.segment_sum(jnp.where(inside, v, 0), owner, n)
     return k, total
