@@ -4,18 +4,18 @@ Every command parses its options into a config, calls the public API, prints a
 compact report and writes the result files. Bad input is one line on stderr and
 exit code 2, before anything is computed or written.
 """
+
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import math
-import signal
 import shutil
+import signal
 import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import typer
@@ -26,8 +26,13 @@ except ImportError:  # pragma: no cover
     from click import exceptions as click_errors
 
 # Plain help text: rich markup would turn the ":b:" of "A:B:N" into an emoji and show flags as "<bool>".
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
-                  help="Check theorems of deep-learning theory against simulation.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Check theorems of deep-learning theory against simulation.",
+)
 
 
 @app.callback()
@@ -36,6 +41,12 @@ def _commands():
 
 
 FIGURE_NAMES = ("threshold", "trajectories", "product", "phase", "robustness", "bracket")  # = figures.catalog
+
+
+def _model_names() -> list[str]:
+    from eos.dynamics.model import builtin_models
+
+    return list(builtin_models())
 
 
 class BadInput(ValueError):
@@ -93,8 +104,14 @@ def progress_bar(label: str):
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
         tasks: dict[str, int] = {}
 
         def update(stage: str, done: int, total: int):
@@ -128,7 +145,11 @@ def sweep(
     ctx: typer.Context,
     lr: str = typer.Option("0.01:1.0", help="Step sizes: A:B (64 points), A:B:N, or a,b,c."),
     log: bool = typer.Option(False, "--log", help="Geometric spacing for A:B ranges."),
-    model: str = typer.Option("relu", help="relu | mlp | mean | product."),
+    model: str = typer.Option(
+        "relu",
+        help=f"{' | '.join(_model_names())}, or your own: file.py:make or "
+        "package.module:make (a function (spec, dtype) -> Model; see README).",
+    ),
     d: int = typer.Option(20, help="Input dimension."),
     n: int = typer.Option(200, help="Training samples."),
     lam: float = typer.Option(3.0, help="Signal strength λ."),
@@ -139,32 +160,45 @@ def sweep(
     x0: float = typer.Option(0.5, help="Product-model start x₀."),
     y0: float = typer.Option(2.0, help="Product-model start y₀."),
     seeds: int = typer.Option(3, help="Seeds 0..N-1 (each fixes data and initialisation)."),
-    steps: Optional[int] = typer.Option(None, help="Fixed number of steps (instead of --time)."),
+    steps: int | None = typer.Option(None, help="Fixed number of steps (instead of --time)."),
     time_: float = typer.Option(10.0, "--time", help="Total time T·η; T = round(time/η)."),
     refine: int = typer.Option(0, help="Extra rounds of step sizes inside each η* bracket."),
-    margin: float = typer.Option(0.03, help="η* criterion: final threshold variable departs from its "
-                                 "gradient-flow value by more than margin·max(1, |value|)."),
+    margin: float = typer.Option(
+        0.03,
+        help="η* criterion: final threshold variable departs from its "
+        "gradient-flow value by more than margin·max(1, |value|).",
+    ),
     stride: int = typer.Option(0, help="Steps between records and sharpness measurements (0: automatic)."),
     slots: int = typer.Option(0, help="Members computed at once (0: automatic)."),
     chunk: int = typer.Option(64, help="Members per chunk; each finished chunk is kept on disk at once."),
     devices: int = typer.Option(0, help="Devices to shard the members over (0: all visible)."),
-    pool: str = typer.Option("auto", help="Pool policy: auto | cpu (waste-bounded, data copied per slot) | "
-                             "accelerator (every member at once, data once per seed)."),
-    impl: str = typer.Option("auto", help="relu formulation: auto (sorted on a CPU, counted on a GPU) | sorted | "
-                             "counted (both exact, O(n) a step) | dense (O(nd) reference)."),
+    pool: str = typer.Option(
+        "auto",
+        help="Pool policy: auto | cpu (waste-bounded, data copied per slot) | "
+        "accelerator (every member at once, data once per seed).",
+    ),
+    impl: str = typer.Option(
+        "auto",
+        help="relu formulation: auto (sorted on a CPU, counted on a GPU) | sorted | "
+        "counted (both exact, O(n) a step) | dense (O(nd) reference).",
+    ),
     x64: bool = typer.Option(False, "--x64", help="float64 instead of float32."),
-    out: Optional[Path] = typer.Option(None, help="Output directory (default: runs/sweep-MODEL-TIMESTAMP)."),
-    resume: Optional[Path] = typer.Option(None, help="Finish the interrupted sweep in this directory, "
-                                          "recomputing only its missing chunks (takes no other sweep option but --devices)."),
-    distributed: bool = typer.Option(False, "--distributed", help="Multi-host: jax.distributed.initialize() "
-                                     "from the environment (see README)."),
+    out: Path | None = typer.Option(None, help="Output directory (default: runs/sweep-MODEL-TIMESTAMP)."),
+    resume: Path | None = typer.Option(
+        None,
+        help="Finish the interrupted sweep in this directory, "
+        "recomputing only its missing chunks (takes no other sweep option but --devices).",
+    ),
+    distributed: bool = typer.Option(
+        False, "--distributed", help="Multi-host: jax.distributed.initialize() from the environment (see README)."
+    ),
 ):
     """Gradient descent over a grid of step sizes and seeds; locate η* and compare it with theory."""
-    from dynamics import engine as eng
-    from dynamics.checkpoint import ChunkStore
-    from dynamics.files import InUse, exclusive, read_json, write_atomically, write_json
-    from dynamics.models import ModelSpec
-    from dynamics.sweep import SweepConfig, check_fits, run_sweep, write_files
+    from eos.dynamics import engine as eng
+    from eos.dynamics.models import ModelSpec
+    from eos.dynamics.sweep import SweepConfig, check_fits, run_sweep, write_files
+    from eos.results.chunks import ChunkStore
+    from eos.results.files import InUse, exclusive, read_json, write_atomically, write_json
 
     if distributed:
         start_distributed()
@@ -173,8 +207,12 @@ def sweep(
     lead = jax.process_index() == 0  # in a multi-host run, the first process writes and reports
     with bad_input():
         if resume is not None:
-            given = [p.opts[0] for p in ctx.command.params if p.name not in ("resume", "distributed", "devices")
-                     and ctx.get_parameter_source(p.name).name == "COMMANDLINE"]
+            given = [
+                p.opts[0]
+                for p in ctx.command.params
+                if p.name not in ("resume", "distributed", "devices")
+                and ctx.get_parameter_source(p.name).name == "COMMANDLINE"
+            ]
             if given:
                 raise ValueError(f"--resume takes its configuration from {str(resume)!r}; drop {given[0]}")
             if (resume / "run.json").is_file():
@@ -187,11 +225,31 @@ def sweep(
             out = resume
         else:
             lrs = parse_range(lr, "--lr", log, 64)
-            spec = ModelSpec(model=model, d=d, n=n, lam=lam, sigma=sigma, n_test=n_test, width=width, loss=loss,
-                             x0=x0, y0=y0, impl=impl)
-            config = SweepConfig(spec=spec, lrs=tuple(lrs), seeds=seeds, steps=steps, time=time_, refine=refine,
-                                 margin=margin, chunk=chunk, x64=x64,
-                                 engine=eng.EngineConfig(stride=stride, max_slots=slots, devices=devices, pool=pool))
+            spec = ModelSpec(
+                model=model,
+                d=d,
+                n=n,
+                lam=lam,
+                sigma=sigma,
+                n_test=n_test,
+                width=width,
+                loss=loss,
+                x0=x0,
+                y0=y0,
+                impl=impl,
+            )
+            config = SweepConfig(
+                spec=spec,
+                lrs=tuple(lrs),
+                seeds=seeds,
+                steps=steps,
+                time=time_,
+                refine=refine,
+                margin=margin,
+                chunk=chunk,
+                x64=x64,
+                engine=eng.EngineConfig(stride=stride, max_slots=slots, devices=devices, pool=pool),
+            )
             if distributed and out is None:
                 raise ValueError("--distributed needs --out: a directory every host sees")
             out = out or default_out(f"sweep-{model}")
@@ -201,7 +259,9 @@ def sweep(
         check_fits(config)
     if resume is None and lead:
         try:
-            write_atomically(out, lambda tmp: write_json(tmp / SWEEP_STATE, {"kind": "sweep", "config": config.to_dict()}))
+            write_atomically(
+                out, lambda tmp: write_json(tmp / SWEEP_STATE, {"kind": "sweep", "config": config.to_dict()})
+            )
         except OSError as e:  # another process took --out since it was checked, or it cannot be written
             raise BadInput(f"--out {str(out)!r}: {e.strerror or e}") from None
     try:
@@ -210,8 +270,11 @@ def sweep(
             with progress_bar("sweep") as update:
                 result = run_sweep(config, progress=update, store=store)
             for key in store.discarded:
-                typer.echo(f"note: chunk {key} on disk could not be read (truncated or corrupted); "
-                           f"it was set aside as chunks/.corrupt-{key}.npz and computed again", err=True)
+                typer.echo(
+                    f"note: chunk {key} on disk could not be read (truncated or corrupted); "
+                    f"it was set aside as chunks/.corrupt-{key}.npz and computed again",
+                    err=True,
+                )
             if not lead:
                 return
             write_files(result, out)
@@ -221,19 +284,25 @@ def sweep(
         raise BadInput(str(e)) from None
     except KeyboardInterrupt as e:
         kept = _kept_chunks(out)
-        typer.echo(f"{'terminated' if isinstance(e, Terminated) else 'interrupted'}: {kept} finished "
-                   f"chunk{'s' * (kept != 1)} kept in {out}/chunks; finish with: eos sweep --resume {out}", err=True)
-        raise typer.Exit(143 if isinstance(e, Terminated) else 130)
+        typer.echo(
+            f"{'terminated' if isinstance(e, Terminated) else 'interrupted'}: {kept} finished "
+            f"chunk{'s' * (kept != 1)} kept in {out}/chunks; finish with: eos sweep --resume {out}",
+            err=True,
+        )
+        raise typer.Exit(143 if isinstance(e, Terminated) else 130) from None
     except OSError as e:  # a full disk, a directory made unwritable: what is finished stays
         kept = _kept_chunks(out)
-        typer.echo(f"error: cannot write {e.filename or out}: {e.strerror or e}; {kept} finished chunk"
-                   f"{'s' * (kept != 1)} kept in {out}/chunks; once fixed, finish with: eos sweep --resume {out}",
-                   err=True)
-        raise typer.Exit(1)
+        typer.echo(
+            f"error: cannot write {e.filename or out}: {e.strerror or e}; {kept} finished chunk"
+            f"{'s' * (kept != 1)} kept in {out}/chunks; once fixed, finish with: eos sweep --resume {out}",
+            err=True,
+        )
+        raise typer.Exit(1) from None
     report_sweep(result)
     resumed = f"; {result.meta['resumed_chunks']} chunks read from the interrupted run" if resume else ""
-    typer.echo(f"wrote {out}/ (summary.csv, trajectories.npz, run.json) in {result.meta['wall_time_s']:.1f} s"
-               + resumed)
+    typer.echo(
+        f"wrote {out}/ (summary.csv, trajectories.npz, run.json) in {result.meta['wall_time_s']:.1f} s" + resumed
+    )
 
 
 def _kept_chunks(out: Path) -> int:
@@ -254,8 +323,11 @@ def start_distributed() -> None:
 
     import jax
 
-    kw = {name: int(os.environ[env]) for name, env in (("num_processes", "JAX_NUM_PROCESSES"),
-                                                        ("process_id", "JAX_PROCESS_ID")) if env in os.environ}
+    kw = {
+        name: int(os.environ[env])
+        for name, env in (("num_processes", "JAX_NUM_PROCESSES"), ("process_id", "JAX_PROCESS_ID"))
+        if env in os.environ
+    }
     try:
         jax.distributed.initialize(**kw)
     except (ValueError, RuntimeError) as e:
@@ -269,7 +341,7 @@ def robustness(
     widths: str = typer.Option("2:512", help="Widths: A:B (9 log-spaced), A:B:N, or a,b,c."),
     seeds: int = typer.Option(3, help="Seeds 0..N-1 (each fixes data and initialisation)."),
     vary: str = typer.Option("width", help="What to sweep: width | n (at the first width) | d (at its p)."),
-    values: Optional[str] = typer.Option(None, help="The n or d values for --vary n | d: A:B:N or a,b,c."),
+    values: str | None = typer.Option(None, help="The n or d values for --vary n | d: A:B:N or a,b,c."),
     inputs: str = typer.Option("gaussian", help="gaussian (N(0, I/d)) | sphere."),
     labels: str = typer.Option("random", help="random (σ² = 1) | rule (a linear rule flipped w.p. --flip)."),
     flip: float = typer.Option(0.0, help="Label flip probability q for --labels rule (σ² = 4q(1−q))."),
@@ -279,20 +351,37 @@ def robustness(
     penalty: float = typer.Option(1e-3, help="Initial smoothness penalty (smoothest fit); 0 stops at the first fit."),
     regulariser: str = typer.Option("gradient", help="gradient (mean ‖∇f(x_i)‖²) | path (path norm)."),
     lipsdp_max_width: int = typer.Option(4096, help="Run LipSDP-Neuron up to this width."),
-    out: Optional[Path] = typer.Option(None, help="Output directory (default: runs/robustness-TIMESTAMP)."),
+    out: Path | None = typer.Option(None, help="Output directory (default: runs/robustness-TIMESTAMP)."),
 ):
     """Train two-layer networks of many widths, bracket their Lipschitz constants, set them against the law."""
-    from dynamics.budget import require
-    from robustness.experiment import RobustnessConfig, footprint, run_robustness
+    from eos.memory import require
+    from eos.robustness.experiment import RobustnessConfig, footprint, run_robustness
 
     with bad_input():
         ks = parse_range(widths, "--widths", True, 9, integer=True)
         vs = parse_range(values, "--values", True, 5, integer=True) if values is not None else ()
-        config = RobustnessConfig(n=n, d=d, widths=tuple(int(k) for k in ks), seeds=seeds, inputs=inputs,
-                                  labels=labels, flip=flip, eps=eps, steps=steps, lr=lr, penalty=penalty,
-                                  regulariser=regulariser, lipsdp_max_width=lipsdp_max_width, vary=vary, values=tuple(int(v) for v in vs))
-        require(footprint(config), f"this sweep (n = {max(config.values) if vary == 'n' else n}, "
-                                   f"d = {max(config.values) if vary == 'd' else d}, widths up to {max(config.widths)})")
+        config = RobustnessConfig(
+            n=n,
+            d=d,
+            widths=tuple(int(k) for k in ks),
+            seeds=seeds,
+            inputs=inputs,
+            labels=labels,
+            flip=flip,
+            eps=eps,
+            steps=steps,
+            lr=lr,
+            penalty=penalty,
+            regulariser=regulariser,
+            lipsdp_max_width=lipsdp_max_width,
+            vary=vary,
+            values=tuple(int(v) for v in vs),
+        )
+        require(
+            footprint(config),
+            f"this sweep (n = {max(config.values) if vary == 'n' else n}, "
+            f"d = {max(config.values) if vary == 'd' else d}, widths up to {max(config.widths)})",
+        )
         out = out or default_out("robustness")
         check_out(out)
     with progress_bar("robustness") as update:
@@ -305,30 +394,40 @@ def robustness(
 def report_robustness(result) -> None:
     """Medians over seeds per row of the sweep, the fitted exponents and what they mean."""
     s, cfg = result.summary, result.config
-    typer.echo(f"{'n':>5} {'d':>4} {'k':>5} {'p':>7} {'fits':>5} {'Lip lower':>9} {'Lip upper':>9} "
-               f"{'upper by':>8} {'floor':>6} {'√(nd/p)':>8} {'window':>6} {'smoother':>8}")
+    typer.echo(
+        f"{'n':>5} {'d':>4} {'k':>5} {'p':>7} {'fits':>5} {'Lip lower':>9} {'Lip upper':>9} "
+        f"{'upper by':>8} {'floor':>6} {'√(nd/p)':>8} {'window':>6} {'smoother':>8}"
+    )
     keys = sorted({(int(a), int(b), int(c)) for a, b, c in zip(s["n"], s["d"], s["width"])})
     for n_, d_, k in keys:
         r = (s["n"] == n_) & (s["d"] == d_) & (s["width"] == k)
         med = lambda col: float(np.median(s[col][r]))
         methods = sorted(set(s["lip_upper_method"][r]))
-        typer.echo(f"{n_:>5} {d_:>4} {k:>5} {int(s['params'][r][0]):>7} {int(s['fits_below_noise'][r].sum()):>3}/"
-                   f"{int(r.sum())} {med('lip_lower'):>9.3f} {med('lip_upper'):>9.3f} {'/'.join(methods):>8} "
-                   f"{med('floor'):>6.3f} {med('law_scale'):>8.3f} {'yes' if s['in_window'][r].all() else 'no':>6} "
-                   f"{np.nanmedian(s['smoothing_gain'][r]) if s['fits_below_noise'][r].any() else math.nan:>7.2f}×")
+        typer.echo(
+            f"{n_:>5} {d_:>4} {k:>5} {int(s['params'][r][0]):>7} {int(s['fits_below_noise'][r].sum()):>3}/"
+            f"{int(r.sum())} {med('lip_lower'):>9.3f} {med('lip_upper'):>9.3f} {'/'.join(methods):>8} "
+            f"{med('floor'):>6.3f} {med('law_scale'):>8.3f} {'yes' if s['in_window'][r].all() else 'no':>6} "
+            f"{np.nanmedian(s['smoothing_gain'][r]) if s['fits_below_noise'][r].any() else math.nan:>7.2f}×"
+        )
     for i in np.flatnonzero(s["bracket"] != "ok"):
         typer.echo(f"  k = {s['width'][i]}, seed {s['seed'][i]}: bracket {s['bracket'][i]}")
     axis = {"params": "p", "n": "n", "d": "d"}[result.slope["axis"]]
     for kind in ("lower", "upper"):
         fit = result.slope[kind]
-        typer.echo(f"exponent of Lip {kind} in {axis}: {fit['slope']:+.3f} ± {fit['stderr']:.3f} "
-                   f"({fit['points']} fits inside the window); the law predicts {result.slope['law']:+.3f}")
-    typer.echo("(medians over seeds; window: n ≤ p ≤ nd and √(nd/p) ≥ floor, the Lipschitz constant the data force "
-               "on any fit with MSE ≤ σ² − ε; smoother: the search's criterion at the first fit over that at the smoothest)")
+        typer.echo(
+            f"exponent of Lip {kind} in {axis}: {fit['slope']:+.3f} ± {fit['stderr']:.3f} "
+            f"({fit['points']} fits inside the window); the law predicts {result.slope['law']:+.3f}"
+        )
+    typer.echo(
+        "(medians over seeds; window: n ≤ p ≤ nd and √(nd/p) ≥ floor, the Lipschitz constant the data force "
+        "on any fit with MSE ≤ σ² − ε; smoother: the search's criterion at the first fit over that at the smoothest)"
+    )
     if not result.meta["certified_applies"]:
-        typer.echo(f"note: Theorem 3's certified bound (median {np.median(s['certified_bound']):.2e}) needs "
-                   f"8⁴ log(8/δ) ≤ nε², which fails here (nε² = {cfg.n * cfg.eps ** 2:.3g}); it is in summary.csv "
-                   f"for scale only")
+        typer.echo(
+            f"note: Theorem 3's certified bound (median {np.median(s['certified_bound']):.2e}) needs "
+            f"8⁴ log(8/δ) ≤ nε², which fails here (nε² = {cfg.n * cfg.eps**2:.3g}); it is in summary.csv "
+            f"for scale only"
+        )
 
 
 @app.command()
@@ -338,8 +437,8 @@ def lipschitz(
     solver: str = typer.Option("CVXOPT", help="CVXOPT | CLARABEL | SCS (the others are fallbacks)."),
 ):
     """LipSDP upper bound on the ℓ2 Lipschitz constant of a saved ReLU network, and the naive product."""
-    from dynamics.budget import require
-    from robustness.lipschitz import SOLVERS, lipsdp, lmi_footprint, load_mat_weights, spectral_product
+    from eos.memory import require
+    from eos.robustness.lipschitz import SOLVERS, lipsdp, lmi_footprint, load_mat_weights, spectral_product
 
     with bad_input():
         if form not in ("neuron", "layer"):
@@ -354,25 +453,28 @@ def lipschitz(
     sizes = " → ".join(str(x) for x in [w[0].shape[1]] + [m.shape[0] for m in w])
     typer.echo(f"network {sizes}")
     if res.ok:
-        typer.echo(f"LipSDP-{form.capitalize()} bound: {res.bound:.6g} ({res.solver}, {res.solve_time_s:.2f} s, "
-                   f"LMI {res.lmi_size}×{res.lmi_size})")
+        typer.echo(
+            f"LipSDP-{form.capitalize()} bound: {res.bound:.6g} ({res.solver}, {res.solve_time_s:.2f} s, "
+            f"LMI {res.lmi_size}×{res.lmi_size})"
+        )
     else:
         typer.echo(f"LipSDP-{form.capitalize()} failed: {res.status} (last solver {res.solver})")
     typer.echo(f"naive product of spectral norms: {spectral_product(w):.6g}")
     if not res.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
 
 
 @app.command()
 def figures(
-    names: Optional[list[str]] = typer.Argument(None, help=f"Figures to draw: {', '.join(FIGURE_NAMES)}, or all "
-                                                "(the default)."),
+    names: list[str] | None = typer.Argument(
+        None, help=f"Figures to draw: {', '.join(FIGURE_NAMES)}, or all (the default)."
+    ),
     out: Path = typer.Option(Path("figures-out"), help="Directory for the figures and their runs."),
     quick: bool = typer.Option(False, "--quick", help="Small runs (minutes) instead of the papers' settings."),
-    from_: Optional[list[Path]] = typer.Option(None, "--from", help="Directories of earlier runs to reuse."),
+    from_: list[Path] | None = typer.Option(None, "--from", help="Directories of earlier runs to reuse."),
 ):
     """Draw publication figures (PDF, 300-dpi PNG, JSON sidecar), running only what is missing."""
-    from figures.catalog import FIGURES
+    from eos.figures.catalog import FIGURES
 
     with bad_input():
         unknown = [n for n in names or [] if n not in FIGURES and n != "all"]
@@ -387,13 +489,16 @@ def figures(
     try:
         _draw(chosen, quick, suffix, runs_dir, out, from_ or [])
     except KeyboardInterrupt:
-        typer.echo(f"interrupted: finished runs and sweep chunks are kept under {runs_dir}; "
-                   f"the same command goes on from them", err=True)
-        raise typer.Exit(130)
+        typer.echo(
+            f"interrupted: finished runs and sweep chunks are kept under {runs_dir}; "
+            f"the same command goes on from them",
+            err=True,
+        )
+        raise typer.Exit(130) from None
 
 
 def _draw(chosen, quick, suffix, runs_dir, out, from_):
-    from figures.catalog import FIGURES
+    from eos.figures.catalog import FIGURES
 
     for name in chosen:
         fig = FIGURES[name]
@@ -401,7 +506,7 @@ def _draw(chosen, quick, suffix, runs_dir, out, from_):
         for run_name, config in fig.runs(quick).items():
             path, result = _find_or_run(run_name + suffix, config, runs_dir, from_)
             results[run_name], sources[run_name] = result, path
-        from figures import style
+        from eos.figures import style
 
         written = style.save(fig.draw(results), out, name + suffix, sources)
         typer.echo(f"{name}: {', '.join(str(p) for p in written[:2])} — {fig.caption}")
@@ -409,9 +514,11 @@ def _draw(chosen, quick, suffix, runs_dir, out, from_):
 
 def _find_or_run(name: str, config, runs_dir: Path, extra: list[Path]):
     """An earlier run of this name with this config, or a new one saved under runs_dir."""
-    from dynamics import load as load_sweep, run_sweep
-    from dynamics.sweep import SweepConfig
-    from robustness.experiment import load as load_robustness, run_robustness
+    from eos.dynamics import load as load_sweep
+    from eos.dynamics import run_sweep
+    from eos.dynamics.sweep import SweepConfig
+    from eos.robustness.experiment import load as load_robustness
+    from eos.robustness.experiment import run_robustness
 
     sweep = isinstance(config, SweepConfig)
     loader = load_sweep if sweep else load_robustness
@@ -422,8 +529,8 @@ def _find_or_run(name: str, config, runs_dir: Path, extra: list[Path]):
             if result.config == config:
                 return path, result
     if sweep:  # finished chunks survive an interruption; the same command then goes on from them
-        from dynamics.checkpoint import ChunkStore
-        from dynamics.sweep import fingerprint
+        from eos.dynamics.sweep import fingerprint
+        from eos.results.chunks import ChunkStore
 
         store = ChunkStore(runs_dir / f".{name}-{fingerprint(config)[:16]}.chunks")
         with progress_bar(name) as update:
@@ -441,46 +548,58 @@ def _find_or_run(name: str, config, runs_dir: Path, extra: list[Path]):
 
 
 def report_sweep(result) -> None:
-    s, spec = result.summary, result.config.spec
-    product = spec.model == "product"
+    from eos.dynamics.model import make_model
+
+    s, model = result.summary, make_model(result.config.spec)
     grid = s["round"] == 0  # refinement rows differ per seed; they are in summary.csv
     lrs = np.unique(s["lr"][grid])
     rows = _table_rows(lrs, result.transition)
-    head = f"{'η':>10} {'final y' if product else 'final b':>9} {'test acc':>8} {'max λ·η/2':>10} {'diverged':>8} {'dead':>5}"
-    typer.echo(head)
+    accuracy = "test_acc" in s  # models without test data have no such column
+    typer.echo(
+        f"{'η':>10} {'final ' + model.symbol:>9}{' test acc' if accuracy else ''} {'max λ·η/2':>10} "
+        f"{'diverged':>8} {'dead':>5}"
+    )
     for x in rows:
         m = grid & (s["lr"] == x)
-        acc = np.mean(s["test_acc"][m]) if "test_acc" in s else math.nan
-        typer.echo(f"{x:>10.4g} {np.median(s['final_threshold'][m]):>9.4f} {acc:>8.3f} "
-                   f"{np.median(s['edge_ratio'][m]):>10.3f} {int(s['diverged'][m].sum()):>4d}/{m.sum():<3d} "
-                   f"{int(s['dead'][m].sum()):>5d}")
-    typer.echo(f"({len(rows)} of {len(lrs)} grid step sizes shown, medians over seeds; "
-               f"all {len(s['lr'])} runs in summary.csv)")
+        acc = f" {np.mean(s['test_acc'][m]):>8.3f}" if accuracy else ""
+        typer.echo(
+            f"{x:>10.4g} {np.median(s['final_threshold'][m]):>9.4f}{acc} "
+            f"{np.median(s['edge_ratio'][m]):>10.3f} {int(s['diverged'][m].sum()):>4d}/{m.sum():<3d} "
+            f"{int(s['dead'][m].sum()):>5d}"
+        )
+    typer.echo(
+        f"({len(rows)} of {len(lrs)} grid step sizes shown, medians over seeds; all {len(s['lr'])} runs in summary.csv)"
+    )
     dep, eos = result.transition["departure"], result.transition["eos"]
     th = result.theory["threshold_lr"]
     predicted = [f"2/max λ along gradient flow {th['gradient_flow_peak']['median']:.4g}"]
     if "closed_form" in th:
-        formula = "2/(ℓ''(0)|y₀²−x₀²|)" if product else "8π/(σ²d²)"
-        predicted.insert(0, f"{formula} {th['closed_form']:.4g}")
-    typer.echo(f"located η* (final {'y' if product else 'bias'} departs) = {_fmt(dep)};  "
-               f"sharpness reached 2/η from η = {_fmt(eos)}")
+        predicted.insert(0, f"{model.theory.formula} {th['closed_form']:.4g}")
+    typer.echo(f"located η* (final {model.symbol} departs) = {_fmt(dep)};  sharpness reached 2/η from η = {_fmt(eos)}")
     typer.echo(f"predicted η*: {';  '.join(predicted)}")
-    typer.echo(f"diagnostic, not a prediction of η*: 2/λ of the initial Hessian {th['initial_hessian']['median']:.4g} "
-               f"(the sharpness at initialisation, before a⁺ + a⁻ relaxes)" if not product else
-               f"diagnostic: 2/λ of the initial Hessian {th['initial_hessian']['median']:.4g}")
+    typer.echo(
+        f"diagnostic, not a prediction of η*: 2/λ of the initial Hessian {th['initial_hessian']['median']:.4g} "
+        f"(the sharpness at initialisation, before training has moved the parameters)"
+    )
     unreliable = int(np.sum(s["status"] == "sharpness_unreliable")) if "status" in s else 0
     if unreliable:
-        typer.echo(f"{unreliable} run{'s' * (unreliable != 1)} recorded a sharpness that failed Lanczos's check "
-                   f"(NaN in trajectories.npz, status sharpness_unreliable in summary.csv)")
-    typer.echo(f"wasted member-steps: {100 * result.meta['engine']['wasted_fraction']:.1f}% of "
-               f"{result.meta['engine']['useful_steps']} useful")
+        typer.echo(
+            f"{unreliable} run{'s' * (unreliable != 1)} recorded a sharpness that failed Lanczos's check "
+            f"(NaN in trajectories.npz, status sharpness_unreliable in summary.csv)"
+        )
+    typer.echo(
+        f"wasted member-steps: {100 * result.meta['engine']['wasted_fraction']:.1f}% of "
+        f"{result.meta['engine']['useful_steps']} useful"
+    )
 
 
 def _fmt(summary: dict) -> str:
     if not summary["bracketed"]:
         return f"not bracketed in the grid (0 of {summary['seeds']} seeds)"
-    return (f"{summary['median']:.4g} (median over {summary['bracketed']}/{summary['seeds']} seeds, "
-            f"range {summary['min']:.4g}–{summary['max']:.4g})")
+    return (
+        f"{summary['median']:.4g} (median over {summary['bracketed']}/{summary['seeds']} seeds, "
+        f"range {summary['min']:.4g}–{summary['max']:.4g})"
+    )
 
 
 def _table_rows(lrs: np.ndarray, located: dict, most: int = 32) -> np.ndarray:

@@ -9,6 +9,7 @@ Compile time is what JAX reports through jax.monitoring (tracing, lowering, XLA 
 the persistent compilation cache is off, so it is a cold start's. Peak memory is the process's
 peak resident set (CPU) or the device's peak bytes in use (GPU).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,11 +21,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynamics import engine
-from dynamics.engine import EngineConfig, member_block
+from eos.dynamics import engine
+from eos.dynamics.engine import EngineConfig, member_block
 
-_COMPILE_EVENTS = ("/jax/core/compile/backend_compile_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
-                   "/jax/core/compile/jaxpr_trace_duration")
+_COMPILE_EVENTS = (
+    "/jax/core/compile/backend_compile_duration",
+    "/jax/core/compile/jaxpr_to_mlir_module_duration",
+    "/jax/core/compile/jaxpr_trace_duration",
+)
 _compile_seconds = [0.0]
 
 

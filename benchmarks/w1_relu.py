@@ -8,6 +8,7 @@ on every 8th step size.
 
 Run: python benchmarks/w1_relu.py [--quick]
 """
+
 from __future__ import annotations
 
 import time
@@ -15,12 +16,11 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from common import device_line, peak_memory_mb, print_table, step_sizes, subsample, time_engine, time_per_member
 
-from common import (device_line, peak_memory_mb, print_table, step_sizes, subsample, time_engine,
-                    time_per_member)
-from dynamics.data import sparse_coding
-from dynamics.engine import EngineConfig
-from dynamics.models import ModelSpec, make_model
+from eos.dynamics.data import sparse_coding
+from eos.dynamics.engine import EngineConfig
+from eos.dynamics.models import ModelSpec, make_model
 
 N, LAM, STRIDE, CAP = 300, 3.0, 99, 3000
 
@@ -87,23 +87,34 @@ def main():
     r = measure(200, count)
     eng = r["engine"]
     print_table([("numpy", r["numpy"]), ("per-member", r["per-member"]), ("engine", eng.rate)])
-    print(f"engine: {r['useful']:,} useful member-steps; wall {eng.wall_s:.1f} s of which compile {eng.compile_s:.1f} s; "
-          f"{eng.trajectories.slots} slots; wasted {eng.trajectories.computed_steps / eng.trajectories.useful_steps - 1:.1%}")
-    print(f"engine wall, compile included, against the NumPy loop for all members "
-          f"({r['useful'] / r['numpy']:.0f} s estimated): {r['useful'] / r['numpy'] / eng.wall_s:.1f}× faster")
+    print(
+        f"engine: {r['useful']:,} useful member-steps; wall {eng.wall_s:.1f} s of which compile {eng.compile_s:.1f} s; "
+        f"{eng.trajectories.slots} slots; "
+        f"wasted {eng.trajectories.computed_steps / eng.trajectories.useful_steps - 1:.1%}"
+    )
+    print(
+        f"engine wall, compile included, against the NumPy loop for all members "
+        f"({r['useful'] / r['numpy']:.0f} s estimated): {r['useful'] / r['numpy'] / eng.wall_s:.1f}× faster"
+    )
     print(f"peak memory after the engine run: {r['peak_mb']:.0f} MiB")
 
     # The fast path against the dense reference, same engine, same members (every 8th step size).
-    model = {impl: make_model(ModelSpec(d=200, n=N, lam=LAM, n_test=1000, impl=impl), jnp.float32)
-             for impl in ("sorted", "dense")}
+    model = {
+        impl: make_model(ModelSpec(d=200, n=N, lam=LAM, n_test=1000, impl=impl), jnp.float32)
+        for impl in ("sorted", "dense")
+    }
     lrs, seeds, horizons = grid(200, count)
     keep = np.isin(np.arange(len(lrs)) // 3, np.arange(0, count, 8))
-    t = {impl: time_engine(model[impl], lrs[keep], seeds[keep], horizons[keep], EngineConfig(stride=STRIDE))
-         for impl in ("dense", "sorted")}
+    t = {
+        impl: time_engine(model[impl], lrs[keep], seeds[keep], horizons[keep], EngineConfig(stride=STRIDE))
+        for impl in ("dense", "sorted")
+    }
     bias = {impl: t[impl].trajectories.observables["final_bias"] for impl in t}
-    print(f"fast path: {keep.sum()} members; engine member-steps/s dense {t['dense'].rate:,.0f}, "
-          f"sorted {t['sorted'].rate:,.0f}: {t['sorted'].rate / t['dense'].rate:.1f}× (compile excluded); "
-          f"float32 final biases differ by at most {np.max(np.abs(bias['sorted'] - bias['dense'])):.1e}")
+    print(
+        f"fast path: {keep.sum()} members; engine member-steps/s dense {t['dense'].rate:,.0f}, "
+        f"sorted {t['sorted'].rate:,.0f}: {t['sorted'].rate / t['dense'].rate:.1f}× (compile excluded); "
+        f"float32 final biases differ by at most {np.max(np.abs(bias['sorted'] - bias['dense'])):.1e}"
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ else (elementwise work, the Lanczos basis algebra) is left out, so the fraction 
 
 Run: python benchmarks/w2_mlp.py [--quick]
 """
+
 from __future__ import annotations
 
 import time
@@ -16,12 +17,20 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from common import (
+    device_line,
+    peak_memory_mb,
+    print_table,
+    sgemm_flops,
+    step_sizes,
+    subsample,
+    time_engine,
+    time_per_member,
+)
 
-from common import (device_line, peak_memory_mb, print_table, sgemm_flops, step_sizes, subsample, time_engine,
-                    time_per_member)
-from dynamics.data import sparse_coding
-from dynamics.engine import EngineConfig
-from dynamics.models import ModelSpec, make_model
+from eos.dynamics.data import sparse_coding
+from eos.dynamics.engine import EngineConfig
+from eos.dynamics.models import ModelSpec, make_model
 
 D, N, LAM, WIDTH, STEPS, STRIDE, LANCZOS = 200, 300, 3.0, 256, 500, 99, 20
 
@@ -34,7 +43,7 @@ def numpy_mlp(x, y, lr, steps, w, b, a):
     sizes = [int(np.prod(s)) for s in shapes]
 
     def grad(theta):
-        w, b, a = (theta[lo:lo + k].reshape(s) for lo, k, s in zip(np.cumsum([0] + sizes[:-1]), sizes, shapes))
+        w, b, a = (theta[lo : lo + k].reshape(s) for lo, k, s in zip(np.cumsum([0] + sizes[:-1]), sizes, shapes))
         pre = x @ w.T + b
         h = np.maximum(pre, 0)
         g = -y / (1 + np.exp(y * (h @ a))) / n
@@ -88,21 +97,36 @@ def main():
     flops = tr.useful_steps * 2 * product + measurements * LANCZOS * 4 * product
     peak = sgemm_flops()
     achieved = flops / (eng.wall_s - eng.compile_s)
-    print(f"engine: {tr.useful_steps:,} member-steps; wall {eng.wall_s:.1f} s of which compile {eng.compile_s:.1f} s; "
-          f"{tr.slots} slots")
-    print(f"matmul FLOPs counted {flops / 1e9:.0f} G → {achieved / 1e9:.1f} GFLOP/s; machine SGEMM (2048², same run) "
-          f"{peak / 1e9:.1f} GFLOP/s; fraction {achieved / peak:.0%}")
-    print(f"engine wall, compile included, against the NumPy loop for all members: "
-          f"{tr.useful_steps / numpy_rate / eng.wall_s:.1f}× faster")
+    print(
+        f"engine: {tr.useful_steps:,} member-steps; wall {eng.wall_s:.1f} s of which compile {eng.compile_s:.1f} s; "
+        f"{tr.slots} slots"
+    )
+    print(
+        f"matmul FLOPs counted {flops / 1e9:.0f} G → {achieved / 1e9:.1f} GFLOP/s; machine SGEMM (2048², same run) "
+        f"{peak / 1e9:.1f} GFLOP/s; fraction {achieved / peak:.0%}"
+    )
+    print(
+        f"engine wall, compile included, against the NumPy loop for all members: "
+        f"{tr.useful_steps / numpy_rate / eng.wall_s:.1f}× faster"
+    )
     print(f"peak memory after the engine run: {memory:.0f} MiB")
 
     # How the pool size trades batching against XLA:CPU's batched matrix products, on 16 members.
     few = subsample(16, count, 1)
-    rates = {s: time_engine(model, lrs[few], seeds[few], horizons[few],
-                            EngineConfig(stride=STRIDE, lanczos_steps=LANCZOS, max_slots=s, max_waste=10.0)).rate
-             for s in (1, 4, 16)}
-    print("engine on 16 members by pool size (member-steps/s, compile excluded): "
-          + ", ".join(f"{s} slots {r:,.0f}" for s, r in rates.items()))
+    rates = {
+        s: time_engine(
+            model,
+            lrs[few],
+            seeds[few],
+            horizons[few],
+            EngineConfig(stride=STRIDE, lanczos_steps=LANCZOS, max_slots=s, max_waste=10.0),
+        ).rate
+        for s in (1, 4, 16)
+    }
+    print(
+        "engine on 16 members by pool size (member-steps/s, compile excluded): "
+        + ", ".join(f"{s} slots {r:,.0f}" for s, r in rates.items())
+    )
 
 
 if __name__ == "__main__":

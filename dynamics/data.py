@@ -3,6 +3,7 @@
 Each sample is x = λ·y·e_j + ξ with y ~ Uniform{−1, +1}, j ~ Uniform{1..d},
 ξ ~ N(0, σ² I_d); the label is y.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -31,8 +32,14 @@ def sparse_signals(z, lam: float, sigma: float):
     return x, y
 
 
-def sparse_coding(key, d: int, n: int, lam: float, sigma: float, n_test: int = 2000,
-                  dtype=jnp.float32) -> tuple[Samples, Samples]:
+def sparse_coding(
+    key, d: int, n: int, lam: float, sigma: float, n_test: int = 2000, dtype=jnp.float32
+) -> tuple[Samples, Samples]:
     """(train, test): n training samples and an independent set of n_test test samples."""
     z = jax.random.normal(key, (n + n_test, d + 2), dtype=dtype)
     return Samples(*sparse_signals(z[:n], lam, sigma)), Samples(*sparse_signals(z[n:], lam, sigma))
+
+
+def accuracy(output, y):
+    """Fraction of correct signs; an output of exactly 0 (no unit active) scores ½, a coin flip."""
+    return jnp.mean(jnp.where(output == 0, 0.5, jnp.sign(output) == y))

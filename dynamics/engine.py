@@ -15,13 +15,15 @@ its parameters freeze at the last finite state and `diverged_step` records when.
 Members never share arithmetic (vmap), so one member's divergence cannot change
 another's numbers.
 """
+
 from __future__ import annotations
 
 import functools
 import heapq
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -30,7 +32,6 @@ from jax.flatten_util import ravel_pytree
 
 from .models import Model
 from .sharpness import sharpness
-
 
 POOLS = ("auto", "cpu", "accelerator")
 
@@ -85,6 +86,11 @@ class Trajectories(NamedTuple):
 MAX_RECORDS = 4096  # records per member at the automatic stride: memory must not grow with the horizon
 
 
+def record_count(horizons, stride: int) -> np.ndarray:
+    """Records per member: steps 0, stride, 2·stride, … and the horizon."""
+    return -(-np.asarray(horizons, np.int64) // stride) + 1
+
+
 def default_stride(horizons: np.ndarray) -> int:
     """Short enough that the shortest member records a few points, at most 99 steps, unless the
     longest member would then record more than MAX_RECORDS points.
@@ -121,7 +127,7 @@ def choose_slots(horizons: np.ndarray, stride: int, max_slots: int, max_waste: f
     """The largest pool (power of two, or all members) whose simulated waste is ≤ max_waste."""
     blocks = -(-horizons // stride)
     useful = float(horizons.sum())
-    candidates = sorted({min(2 ** i, max_slots, len(horizons)) for i in range(31)})
+    candidates = sorted({min(2**i, max_slots, len(horizons)) for i in range(31)})
     best = candidates[0]
     for s in candidates:
         if schedule_blocks(blocks, s) * s * stride - useful <= max_waste * useful:
@@ -189,8 +195,17 @@ def _gather(tree, index):
 def _load(pool: _Pool, mask, seed_idx, lr, horizon, params0, train, cap, ritz) -> _Pool:
     """Put fresh members (seed_idx, lr, horizon) into the slots where mask is set; `train` is
     the per-seed data to copy into the slots, or () for a pool that reads the tables."""
-    fresh = _Pool(_gather(params0, seed_idx), _gather(train, seed_idx), seed_idx, lr.astype(pool.lr.dtype), horizon,
-                  cap[seed_idx], jnp.zeros_like(horizon), jnp.full_like(horizon, -1), ritz[seed_idx])
+    fresh = _Pool(
+        _gather(params0, seed_idx),
+        _gather(train, seed_idx),
+        seed_idx,
+        lr.astype(pool.lr.dtype),
+        horizon,
+        cap[seed_idx],
+        jnp.zeros_like(horizon),
+        jnp.full_like(horizon, -1),
+        ritz[seed_idx],
+    )
     pick = lambda new, old: jnp.where(mask.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
     return jax.tree_util.tree_map(pick, fresh, pool)
 
@@ -209,11 +224,14 @@ def _programs(model: Model, lanczos_steps: int, stride: int, indexed: bool) -> _
     """The compiled programs of one (model, stride, data layout), kept so that repeated runs (a
     sweep's chunks and rounds) compile once per shape instead of once per call."""
     block = member_block(model, lanczos_steps, stride, indexed)
-    return _Programs(jax.jit(model.sample), jax.jit(model.init),
-                     jax.jit(jax.vmap(block, in_axes=(0, 0, None) + (0,) * 7 + (None,))),
-                     jax.jit(_load),
-                     jax.jit(jax.vmap(model.observables, in_axes=(0, None))),
-                     jax.jit(jax.vmap(model.dead, in_axes=(0, None))))
+    return _Programs(
+        jax.jit(model.sample),
+        jax.jit(model.init),
+        jax.jit(jax.vmap(block, in_axes=(0, 0, None) + (0,) * 7 + (None,))),
+        jax.jit(_load),
+        jax.jit(jax.vmap(model.observables, in_axes=(0, None))),
+        jax.jit(jax.vmap(model.dead, in_axes=(0, None))),
+    )
 
 
 def member_devices(count: int = 0) -> list:
@@ -226,9 +244,11 @@ def member_devices(count: int = 0) -> list:
 
 def _to_devices(tree, sharding):
     """Host arrays as global arrays with `sharding` (works across processes: each supplies its part)."""
+
     def put(a):
         a = np.asarray(a)
         return jax.make_array_from_callback(a.shape, sharding, lambda index: a[index])
+
     return jax.tree_util.tree_map(put, tree)
 
 
@@ -236,6 +256,7 @@ def _to_host(tree):
     if jax.process_count() == 1:
         return jax.tree_util.tree_map(np.asarray, tree)
     from jax.experimental import multihost_utils
+
     return jax.tree_util.tree_map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
 
 
@@ -283,9 +304,19 @@ def pool_slots(model: Model, horizons, stride: int, config: EngineConfig, dtype=
     return choose_slots(horizons, stride, config.max_slots or budget, config.max_waste)
 
 
-def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: EngineConfig = EngineConfig(),
-        slots: int | None = None, progress: Callable[[int, int], None] | None = None,
-        groups: list | None = None, on_group: Callable[[int, Trajectories], None] | None = None) -> Trajectories:
+def run(
+    model: Model,
+    lrs,
+    seeds,
+    horizons,
+    *,
+    dtype=jnp.float32,
+    config: EngineConfig = EngineConfig(),
+    slots: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    groups: list | None = None,
+    on_group: Callable[[int, Trajectories], None] | None = None,
+) -> Trajectories:
     """Run gradient descent for members (lrs[i], seeds[i]) for horizons[i] steps each.
 
     Members that share a seed share data (key fold 0) and initialisation (key fold 1),
@@ -326,10 +357,20 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
     params_table, train_table = _to_devices((params0, train), whole)  # once per seed, on every device
     copied = () if indexed else train_table  # what a refill copies into its slots
     first = np.zeros(slots, np.int32)  # empty slots hold seed 0's state with horizon 0: they never step
-    empty = _to_devices(_Pool(_gather(params0, first), () if indexed else _gather(train, first), first,
-                              np.zeros(slots, dtype),
-                              np.zeros(slots, np.int32), np.zeros(slots, dtype), np.zeros(slots, np.int32),
-                              np.full(slots, -1, np.int32), np.ones((slots,) + flat0.shape[1:], dtype)), split)
+    empty = _to_devices(
+        _Pool(
+            _gather(params0, first),
+            () if indexed else _gather(train, first),
+            first,
+            np.zeros(slots, dtype),
+            np.zeros(slots, np.int32),
+            np.zeros(slots, dtype),
+            np.zeros(slots, np.int32),
+            np.full(slots, -1, np.int32),
+            np.ones((slots,) + flat0.shape[1:], dtype),
+        ),
+        split,
+    )
 
     def load(pool, mask, idx, lr, hor, per_seed):
         """per_seed: (cap, ritz start) of every seed, already on the devices."""
@@ -338,8 +379,18 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
 
     def run_pool(pool, steps):
         params, t, div, ritz, loss, thr, lam = prog.advance(
-            pool.params, pool.own, train_table if indexed else (), pool.seed, pool.lr, pool.horizon, pool.cap,
-            pool.t, pool.div, pool.ritz, np.int32(steps))
+            pool.params,
+            pool.own,
+            train_table if indexed else (),
+            pool.seed,
+            pool.lr,
+            pool.horizon,
+            pool.cap,
+            pool.t,
+            pool.div,
+            pool.ritz,
+            np.int32(steps),
+        )
         return pool._replace(params=params, t=t, div=div, ritz=ritz), loss, thr, lam
 
     # The state at initialisation, measured by the same program with no steps, so that no
@@ -348,10 +399,12 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
     unmeasured = _to_devices((np.full(len(seed_values), np.inf, dtype), np.ones_like(flat0).astype(dtype)), whole)
     for lo in range(0, len(seed_values), slots):
         idx = np.minimum(np.arange(lo, lo + slots), len(seed_values) - 1)
-        pool, loss, thr, lam = run_pool(load(empty, np.ones(slots, bool), idx, np.zeros(slots),
-                                             np.zeros(slots), unmeasured), 0)
-        initial.append(jax.tree_util.tree_map(lambda a: a[: len(seed_values) - lo],
-                                              _to_host((loss, thr, lam, pool.ritz))))
+        pool, loss, thr, lam = run_pool(
+            load(empty, np.ones(slots, bool), idx, np.zeros(slots), np.zeros(slots), unmeasured), 0
+        )
+        initial.append(
+            jax.tree_util.tree_map(lambda a: a[: len(seed_values) - lo], _to_host((loss, thr, lam, pool.ritz)))
+        )
     loss0, thr0, sharp0, ritz0 = jax.tree_util.tree_map(lambda *a: np.concatenate(a), *initial)
     cap0 = config.blowup * np.maximum(loss0, 1.0)
     measured = _to_devices((cap0.astype(dtype), ritz0), whole)  # placed once, read by every refill
@@ -380,18 +433,33 @@ def run(model: Model, lrs, seeds, horizons, *, dtype=jnp.float32, config: Engine
 
     def _subset(rows) -> Trajectories:
         own = np.searchsorted(seed_values, np.unique(seeds[rows]))
-        return Trajectories(step_rec[rows], loss_rec[rows], thr_rec[rows], trace_rec[rows], sharp_rec[rows],
-                            steps_done[rows], diverged_step[rows], dead[rows],
-                            {k: v[rows] for k, v in observables.items()}, sharp0[own], _gather(params0, own),
-                            _stack([final_params[m] for m in rows]), int(horizons[rows].sum()), 0, slots, stride)
+        return Trajectories(
+            step_rec[rows],
+            loss_rec[rows],
+            thr_rec[rows],
+            trace_rec[rows],
+            sharp_rec[rows],
+            steps_done[rows],
+            diverged_step[rows],
+            dead[rows],
+            {k: v[rows] for k, v in observables.items()},
+            sharp0[own],
+            _gather(params0, own),
+            _stack([final_params[m] for m in rows]),
+            int(horizons[rows].sum()),
+            0,
+            slots,
+            stride,
+        )
 
     def finish(members):
         """Final measurements of the groups these members complete, then hand the groups over."""
         done = [g for g in np.unique(group_of[members]) if left[g] == 0]
         for g in done:
             rows = groups[g]
-            obs, dead[rows] = _final_measurements(prog, _stack([final_params[m] for m in rows]), train, test,
-                                                  seed_index[rows], widest)
+            obs, dead[rows] = _final_measurements(
+                prog, _stack([final_params[m] for m in rows]), train, test, seed_index[rows], widest
+            )
             for name, value in obs.items():
                 observables.setdefault(name, np.full(n_members, np.nan))[rows] = value
             if on_group is not None:

@@ -4,10 +4,12 @@ Each loss is a record of its value ℓ(s), its curvature at zero κ = ℓ''(0) a
 local constant c in  ℓ'(s)/s = κ (1 − c s² + o(s²)).  A loss is *sub-quadratic*
 when ℓ'(s)/s decreases in |s| (c > 0); the quadratic control has c = 0.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax.numpy as jnp
 

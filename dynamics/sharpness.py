@@ -8,6 +8,7 @@ on λ_max(H) that is exact once k equals the parameter count. Unlike power
 iteration it is not fooled by a negative eigenvalue of larger magnitude.
 Everything is jit- and vmap-friendly; the returned Ritz vector warm-starts the next call.
 """
+
 from __future__ import annotations
 
 import jax
@@ -53,8 +54,16 @@ def lanczos_top(matvec, v0, steps: int):
         v_next = jnp.where(alive_next, w / jnp.where(alive_next, b, 1.0), 0.0)
         return basis, alpha, beta, v_next, v, b, alive_next, scale
 
-    init = (jnp.zeros((k, m), dtype), jnp.zeros((k,), dtype), jnp.zeros((k,), dtype),
-            v, jnp.zeros_like(v), jnp.zeros((), dtype), jnp.asarray(True), jnp.zeros((), dtype))
+    init = (
+        jnp.zeros((k, m), dtype),
+        jnp.zeros((k,), dtype),
+        jnp.zeros((k,), dtype),
+        v,
+        jnp.zeros_like(v),
+        jnp.zeros((), dtype),
+        jnp.asarray(True),
+        jnp.zeros((), dtype),
+    )
     basis, alpha, beta, *_, scale = jax.lax.fori_loop(0, k, body, init)
     # Rows past a breakdown are zero. Decouple them with a diagonal strictly below every
     # Ritz value of the used block, so neither the estimate nor its Ritz vector can come from them.

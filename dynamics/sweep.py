@@ -9,6 +9,7 @@ While a sweep runs (and after an interruption) the directory holds instead
   sweep.json         its config
   chunks/*.npz       finished chunks (summary/*, trajectories/*, initial/* arrays), one file each
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,20 +17,22 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import budget, engine, theory, transition
-from .losses import get_loss
-from .models import ModelSpec, make_model
-from .checkpoint import ChunkStore
-from .files import read_csv, read_json, replace_whole, write_atomically, write_csv, write_json, write_npz
-from .provenance import provenance
+from eos import memory
+from eos.results.chunks import ChunkStore
+from eos.results.files import read_csv, read_json, replace_whole, write_atomically, write_csv, write_json, write_npz
+from eos.results.provenance import provenance
+
+from . import engine, transition
+from .model import ModelSpec, make_model
 
 
 @dataclass(frozen=True)
@@ -80,12 +83,24 @@ class SweepConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SweepConfig":
+    def from_dict(cls, d: dict) -> SweepConfig:
         d = dict(d)
         d["spec"] = ModelSpec(**d["spec"])
         d["engine"] = engine.EngineConfig(**d["engine"])
         d["lrs"] = tuple(d["lrs"])
         return cls(**d)
+
+
+def _shapes_of(model, dtype=None):
+    """(train, test, params) as ShapeDtypeStructs for one seed of `model`, or ValueError when the
+    sizes overflow the index arithmetic while tracing."""
+    key = jax.random.key(0)
+    try:
+        train, test = jax.eval_shape(model.sample, key)
+        params = jax.eval_shape(model.init, key, train)
+    except OverflowError as e:
+        raise ValueError(f"the model's sizes overflow its index arithmetic ({e})") from None
+    return train, test, params
 
 
 def footprint(config: SweepConfig) -> dict[str, int]:
@@ -96,21 +111,23 @@ def footprint(config: SweepConfig) -> dict[str, int]:
     dtype = jnp.float64 if config.x64 else jnp.float32
     horizons = config.horizons(config.lrs)
     stride = config.engine.stride or engine.default_stride(horizons)
-    if int(horizons.max()) + stride > budget.INT32_MAX:
-        raise ValueError(f"a horizon of {int(horizons.max())} steps overflows the int32 step counter "
-                         f"(at most {budget.INT32_MAX - stride})")
+    if int(horizons.max()) + stride > memory.INT32_MAX:
+        raise ValueError(
+            f"a horizon of {int(horizons.max())} steps overflows the int32 step counter "
+            f"(at most {memory.INT32_MAX - stride})"
+        )
     with jax.enable_x64(config.x64):
         model = make_model(config.spec, dtype)
-        train, test, params = budget.shapes_of(model)
+        train, test, params = _shapes_of(model)
         trace = jax.eval_shape(model.trace, params) if model.trace is not None else None
         slots = engine.pool_slots(model, np.repeat(horizons, config.seeds), stride, config.engine, dtype)
     devices = len(engine.member_devices(config.engine.devices))
     members = (len(config.lrs) + config.refine * config.refine_points) * config.seeds
     fields = 4 + (math.prod(trace.shape) if trace is not None else 0)
-    records = int(budget.record_count(horizons, stride).max())
-    per_member_pool = budget.tree_bytes(train) + 16 * budget.tree_bytes(params)
+    records = int(engine.record_count(horizons, stride).max())
+    per_member_pool = memory.tree_bytes(train) + 16 * memory.tree_bytes(params)
     return {
-        "data": 2 * config.seeds * (budget.tree_bytes(train) + budget.tree_bytes(test)),  # device and host copies
+        "data": 2 * config.seeds * (memory.tree_bytes(train) + memory.tree_bytes(test)),  # device and host copies
         "pool": devices * slots * per_member_pool,
         "trajectories": 2 * members * records * fields * np.dtype(dtype).itemsize,  # chunks, then the whole
     }
@@ -118,8 +135,11 @@ def footprint(config: SweepConfig) -> dict[str, int]:
 
 def check_fits(config: SweepConfig) -> None:
     """ValueError, naming the sizes, if the sweep cannot fit in the free memory."""
-    budget.require(footprint(config), f"this sweep ({config.spec.model}, n = {config.spec.n}, d = {config.spec.d}, "
-                                      f"{len(config.lrs)} step sizes × {config.seeds} seeds)")
+    memory.require(
+        footprint(config),
+        f"this sweep ({config.spec.model}, n = {config.spec.n}, d = {config.spec.d}, "
+        f"{len(config.lrs)} step sizes × {config.seeds} seeds)",
+    )
 
 
 class SweepResult(NamedTuple):
@@ -137,8 +157,9 @@ class SweepResult(NamedTuple):
 TRAJECTORY_FIELDS = ("step", "loss", "threshold", "sharpness", "trace")
 
 
-def run_sweep(config: SweepConfig, progress: Callable[[str, int, int], None] | None = None,
-              store: ChunkStore | None = None) -> SweepResult:
+def run_sweep(
+    config: SweepConfig, progress: Callable[[str, int, int], None] | None = None, store: ChunkStore | None = None
+) -> SweepResult:
     """Run the grid, then `refine` rounds inside the η* brackets; predictions and measurements apart.
 
     Members are run in chunks of `config.chunk`; with a `store`, each finished chunk is kept
@@ -159,8 +180,7 @@ def run_sweep(config: SweepConfig, progress: Callable[[str, int, int], None] | N
         parts = [run(lrs, member_seeds, 0)]
         for r in range(1, config.refine + 1):
             located = _locate(_concat(parts)[0], config)
-            new = transition.refinement_lrs([s["departure"] for s in located["per_seed"]],
-                                            config.refine_points)
+            new = transition.refinement_lrs([s["departure"] for s in located["per_seed"]], config.refine_points)
             lrs = np.concatenate(new)
             if not len(lrs):
                 break
@@ -172,8 +192,8 @@ def run_sweep(config: SweepConfig, progress: Callable[[str, int, int], None] | N
     trajectories = {k: v[order] for k, v in trajectories.items()}
     located = _locate(summary, config)
     summary["departed"] = _departed_column(summary, config.margin)
-    theory_block = _theory(config, summary, trajectories, initial)
-    _add_theory_columns(config, summary, initial)
+    theory_block = _theory(model, summary, trajectories, initial)
+    _add_theory_columns(model, summary, initial)
     meta = provenance("float64" if config.x64 else "float32", time.perf_counter() - start)
     # Work done by this call (a resumed sweep counts only what it recomputed).
     meta["engine"] = {k: sum(p["engine"][k] for p in parts) for k in ("useful_steps", "computed_steps")}
@@ -182,7 +202,7 @@ def run_sweep(config: SweepConfig, progress: Callable[[str, int, int], None] | N
     meta["engine"]["stride"] = stride
     # Records per member are bounded (engine.MAX_RECORDS at the automatic stride), so memory
     # does not grow with the horizon; a long horizon is recorded more sparsely instead.
-    meta["engine"]["records_per_member"] = int(budget.record_count(config.horizons(config.lrs), stride).max())
+    meta["engine"]["records_per_member"] = int(engine.record_count(config.horizons(config.lrs), stride).max())
     meta["engine"]["record_cap"] = None if config.engine.stride else engine.MAX_RECORDS
     meta["engine"]["slots_per_device"] = run.slots
     meta["engine"]["devices"] = len(engine.member_devices(config.engine.devices))
@@ -215,7 +235,7 @@ class _ChunkRunner:
         # Chunks take members in the order the pool is expected to finish them, so that chunks
         # complete (and are kept) one after another rather than all at the end.
         order = np.argsort(engine.finish_blocks(horizons, self.engine_config.stride, self.slots), kind="stable")
-        chunks = [order[i: i + config.chunk] for i in range(0, len(order), config.chunk)]
+        chunks = [order[i : i + config.chunk] for i in range(0, len(order), config.chunk)]
         keys = [f"round{round_index}-chunk{c:04d}" for c in range(len(chunks))]
         parts: dict[int, dict] = {}
         for c, (key, rows) in enumerate(zip(keys, chunks)):
@@ -234,8 +254,9 @@ class _ChunkRunner:
             groups = [np.arange(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
             stage = "grid" if round_index == 0 else f"refine {round_index}"
             base = int(sum(horizons[chunks[c]].sum() for c in parts))
-            report = None if self.progress is None else (
-                lambda done, total: self.progress(stage, base + done, base + total))
+            report = (
+                None if self.progress is None else (lambda done, total: self.progress(stage, base + done, base + total))
+            )
 
             def keep(g, tr):
                 c = missing[g]
@@ -245,9 +266,18 @@ class _ChunkRunner:
                     self.store.put(keys[c], arrays)
                 parts[c] = _part_from_arrays(arrays, self.params_def)
 
-            tr = engine.run(self.model, lrs[rows], seeds[rows], horizons[rows], dtype=self.dtype,
-                            config=self.engine_config, slots=self.slots, progress=report, groups=groups,
-                            on_group=keep)
+            tr = engine.run(
+                self.model,
+                lrs[rows],
+                seeds[rows],
+                horizons[rows],
+                dtype=self.dtype,
+                config=self.engine_config,
+                slots=self.slots,
+                progress=report,
+                groups=groups,
+                on_group=keep,
+            )
             stats = {"useful_steps": tr.useful_steps, "computed_steps": tr.computed_steps, "slots": tr.slots}
         whole = _concat_parts([parts[c] for c in range(len(chunks))])
         back = np.argsort(np.concatenate(chunks), kind="stable")  # rows in the round's member order
@@ -262,10 +292,16 @@ def _chunk_arrays(tr: engine.Trajectories, lrs, seeds, round_index, horizons) ->
     last = (tr.step >= 0).sum(axis=1) - 1
     rows = np.arange(len(lrs))
     summary = {
-        "lr": np.asarray(lrs, float), "seed": np.asarray(seeds), "round": np.full(len(lrs), round_index),
-        "steps": horizons, "steps_done": tr.steps_done,
-        "diverged": tr.diverged_step >= 0, "diverged_step": tr.diverged_step, "dead": tr.dead,
-        "final_loss": tr.loss[rows, last], "final_sharpness": tr.sharpness[rows, last],
+        "lr": np.asarray(lrs, float),
+        "seed": np.asarray(seeds),
+        "round": np.full(len(lrs), round_index),
+        "steps": horizons,
+        "steps_done": tr.steps_done,
+        "diverged": tr.diverged_step >= 0,
+        "diverged_step": tr.diverged_step,
+        "dead": tr.dead,
+        "final_loss": tr.loss[rows, last],
+        "final_sharpness": tr.sharpness[rows, last],
         "max_sharpness": np.nanmax(tr.sharpness, axis=1),
         "initial_sharpness": tr.initial_sharpness[np.searchsorted(np.unique(seeds), seeds)],
         "final_threshold": tr.threshold[rows, last],
@@ -308,11 +344,14 @@ def _check_chunk(key, arrays, expected: str, lrs, seeds):
 
 
 def _part_from_arrays(arrays: dict, params_def) -> dict:
-    group = lambda prefix: {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+    group = lambda prefix: {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
     leaves = group("initial/params/")
     params = jax.tree_util.tree_unflatten(params_def, [leaves[str(i)] for i in range(len(leaves))])
-    return {"summary": group("summary/"), "trajectories": group("trajectories/"),
-            "initial": {"seed": arrays["initial/seed"], "sharpness": arrays["initial/sharpness"], "params": params}}
+    return {
+        "summary": group("summary/"),
+        "trajectories": group("trajectories/"),
+        "initial": {"seed": arrays["initial/seed"], "sharpness": arrays["initial/sharpness"], "params": params},
+    }
 
 
 def _pad_records(parts, name):
@@ -340,8 +379,9 @@ def _concat(parts):
 
 
 def _locate(summary, config):
-    return transition.locate(summary["lr"], summary["seed"], summary["final_threshold"],
-                             summary["max_sharpness"], config.margin)
+    return transition.locate(
+        summary["lr"], summary["seed"], summary["final_threshold"], summary["max_sharpness"], config.margin
+    )
 
 
 def _departed_column(summary, margin):
@@ -357,19 +397,21 @@ def _per_seed(values) -> dict:
     return {"per_seed": values, "median": float(np.median(values))}
 
 
-def _theory(config, summary, trajectories, initial) -> dict:
-    """Named predictions. `closed_form` comes from formulas alone; the `2/λ` entries apply the
-    stability formula η = 2/λ to sharpness measured at initialisation and along the seed's
-    smallest-η (gradient-flow-like) run."""
-    spec = config.spec
+def _seed_params(initial, seed):
+    """The initial params of one seed, as numbers."""
+    i = int(np.flatnonzero(initial["seed"] == seed)[0])
+    return jax.tree_util.tree_map(lambda a: np.asarray(a)[i], initial["params"])
+
+
+def _theory(model, summary, trajectories, initial) -> dict:
+    """Named predictions. `closed_form` and the model's own come from formulas alone; the `2/λ`
+    entries apply the stability formula η = 2/λ to sharpness measured at initialisation and
+    along the seed's smallest-η (gradient-flow-like) run."""
+    predicted = model.theory
     out: dict = {"threshold_lr": {}}
-    if spec.model in ("relu", "mean"):
-        out["threshold_lr"]["closed_form"] = theory.threshold_lr_closed_form(spec.d, spec.sigma)
-    if spec.model == "product":
-        loss = get_loss(spec.loss)
-        out["threshold_lr"]["closed_form"] = theory.product_threshold_lr(loss.curvature, spec.x0, spec.y0)
-        out["final_y_squared_below"] = theory.product_final_y_squared_below(spec.x0, spec.y0)
-        out["loss"] = {"name": loss.name, "curvature": loss.curvature, "c": loss.c}
+    if predicted.threshold_lr is not None:
+        out["threshold_lr"]["closed_form"] = predicted.threshold_lr
+    out.update(predicted.constants)
     out["threshold_lr"]["initial_hessian"] = _per_seed(2.0 / initial["sharpness"])
     peaks = []
     for s in initial["seed"]:
@@ -377,33 +419,23 @@ def _theory(config, summary, trajectories, initial) -> dict:
         ref = rows[np.argmin(summary["lr"][rows])]
         peaks.append(2.0 / np.nanmax(trajectories["sharpness"][ref]))
     out["threshold_lr"]["gradient_flow_peak"] = _per_seed(peaks)
-    if spec.model in ("relu", "mean"):
-        p = initial["params"]
-        # The mean model's prediction, for the relu network too (where it is a reference only).
-        out["mean_model_bias_below"] = _per_seed(theory.mean_bias_below(spec.d, a, b, spec.sigma)
-                                                 for a, b in zip(p.a_neg, p.a_pos))
+    if predicted.per_seed is not None:
+        by_seed = [predicted.per_seed(_seed_params(initial, s)) for s in initial["seed"]]
+        for name in by_seed[0]:
+            out[name] = _per_seed(b[name] for b in by_seed)
     return out
 
 
-def _add_theory_columns(config, summary, initial):
+def _add_theory_columns(model, summary, initial):
     """Per-member predictions, in columns named theory_* (never in a measured column)."""
-    spec = config.spec
-    lrs = summary["lr"]
-    if spec.model in ("relu", "mean"):
-        eta = theory.threshold_lr_closed_form(spec.d, spec.sigma)
-        p = initial["params"]
-        below = {int(s): theory.mean_bias_below(spec.d, a, b, spec.sigma)
-                 for s, a, b in zip(initial["seed"], p.a_neg, p.a_pos)}
-        summary["theory_mean_model_final_bias"] = np.array([
-            below[int(s)] if lr <= eta else theory.mean_bias_above(spec.d, lr, spec.sigma)
-            for lr, s in zip(lrs, summary["seed"])])
-    if spec.model == "product":
-        loss = get_loss(spec.loss)
-        eta = theory.product_threshold_lr(loss.curvature, spec.x0, spec.y0)
-        below = loss.curvature * abs(spec.y0**2 - spec.x0**2)
-        summary["theory_final_sharpness"] = np.array([
-            below if lr <= eta else theory.product_final_sharpness_above(lr, loss.curvature, loss.c)
-            for lr in lrs])
+    if model.theory.columns is None:
+        return
+    params = {int(s): _seed_params(initial, s) for s in initial["seed"]}
+    rows = [model.theory.columns(float(lr), params[int(s)]) for lr, s in zip(summary["lr"], summary["seed"])]
+    for name in rows[0]:
+        if not name.startswith("theory_"):
+            raise ValueError(f"model {model.name!r}: prediction column {name!r} must be named theory_*")
+        summary[name] = np.array([r[name] for r in rows])
 
 
 def write_files(result: SweepResult, directory) -> None:
@@ -411,10 +443,19 @@ def write_files(result: SweepResult, directory) -> None:
     which marks a finished sweep, last."""
     directory = Path(directory)
     replace_whole(directory / "summary.csv", lambda p: write_csv(p, result.summary))
-    replace_whole(directory / "trajectories.npz", lambda p: write_npz(
-        p, compress=True, lr=result.summary["lr"], seed=result.summary["seed"], **result.trajectories))
-    run = {"kind": "sweep", "config": result.config.to_dict(), "theory": result.theory,
-           "transition": result.transition, **result.meta}
+    replace_whole(
+        directory / "trajectories.npz",
+        lambda p: write_npz(
+            p, compress=True, lr=result.summary["lr"], seed=result.summary["seed"], **result.trajectories
+        ),
+    )
+    run = {
+        "kind": "sweep",
+        "config": result.config.to_dict(),
+        "theory": result.theory,
+        "transition": result.transition,
+        **result.meta,
+    }
     replace_whole(directory / "run.json", lambda p: write_json(p, run))
 
 
@@ -431,5 +472,6 @@ def load(path) -> SweepResult:
     with np.load(path / "trajectories.npz") as z:
         trajectories = {k: z[k] for k in TRAJECTORY_FIELDS}
     meta = {k: v for k, v in run.items() if k not in ("kind", "config", "theory", "transition")}
-    return SweepResult(SweepConfig.from_dict(raw["config"]), summary, trajectories, run["theory"],
-                       run["transition"], meta)
+    return SweepResult(
+        SweepConfig.from_dict(raw["config"]), summary, trajectories, run["theory"], run["transition"], meta
+    )

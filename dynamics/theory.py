@@ -3,6 +3,7 @@
 Symbols: d input dimension, σ noise level, η step size, κ = ℓ''(0), c the local
 constant of ℓ'(s)/s = κ(1 − c s² + …).
 """
+
 from __future__ import annotations
 
 import math

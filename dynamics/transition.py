@@ -11,6 +11,7 @@ the estimate is the geometric mean of the bracket.
 A second, independent criterion ("eos") reports the smallest η whose measured
 sharpness reached 2/η at some record (max sharpness · η/2 ≥ 1).
 """
+
 from __future__ import annotations
 
 import math
@@ -46,22 +47,32 @@ def locate(lrs, seeds, final_threshold, max_sharpness, margin: float = 0.03) -> 
         rows = seeds == seed
         lr, thr, eos = lrs[rows], final_threshold[rows], at_eos[rows]
         reference_at_eos = bool(eos[np.argmin(lr)])
-        per_seed.append({
-            "seed": int(seed),
-            "departure": _bracket(lr, departed(lr, thr, margin), reference_at_eos),
-            "eos": _bracket(lr, eos, False),
-        })
-    return {"margin": margin, "per_seed": per_seed,
-            "departure": summarise([s["departure"] for s in per_seed]),
-            "eos": summarise([s["eos"] for s in per_seed])}
+        per_seed.append(
+            {
+                "seed": int(seed),
+                "departure": _bracket(lr, departed(lr, thr, margin), reference_at_eos),
+                "eos": _bracket(lr, eos, False),
+            }
+        )
+    return {
+        "margin": margin,
+        "per_seed": per_seed,
+        "departure": summarise([s["departure"] for s in per_seed]),
+        "eos": summarise([s["eos"] for s in per_seed]),
+    }
 
 
 def summarise(brackets: list[dict]) -> dict:
     est = np.array([b["estimate"] for b in brackets if b["status"] == "bracketed"])
     if not len(est):
         return {"median": math.nan, "min": math.nan, "max": math.nan, "bracketed": 0, "seeds": len(brackets)}
-    return {"median": float(np.median(est)), "min": float(est.min()), "max": float(est.max()),
-            "bracketed": int(len(est)), "seeds": len(brackets)}
+    return {
+        "median": float(np.median(est)),
+        "min": float(est.min()),
+        "max": float(est.max()),
+        "bracketed": int(len(est)),
+        "seeds": len(brackets),
+    }
 
 
 def refinement_lrs(brackets: list[dict], points: int) -> list[np.ndarray]:

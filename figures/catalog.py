@@ -3,16 +3,18 @@
 Configs are data; running them is the caller's business (`eos figures` runs what is missing
 through the public APIs), so nothing here trains.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
-from dynamics import SweepConfig
-from dynamics.models import ModelSpec
-from robustness.experiment import RobustnessConfig
+from eos.dynamics import SweepConfig
+from eos.dynamics.models import ModelSpec
+from eos.robustness.experiment import RobustnessConfig
 
 from . import bracket, phase, product, robustness, threshold, trajectories
 
@@ -28,16 +30,22 @@ PAPER = ModelSpec(model="relu", d=200, n=300, lam=3.0, sigma=1.0)
 
 def _threshold(quick):
     lrs = np.linspace(2e-4, 0.012, 16) if quick else np.linspace(1e-4, 0.012, 48)
-    return {"threshold": SweepConfig(spec=PAPER, lrs=tuple(lrs), seeds=2 if quick else 3, time=10.0,
-                                     refine=0 if quick else 2)}
+    return {
+        "threshold": SweepConfig(
+            spec=PAPER, lrs=tuple(lrs), seeds=2 if quick else 3, time=10.0, refine=0 if quick else 2
+        )
+    }
 
 
 def _trajectories(quick):
     eta = 8 * math.pi / PAPER.d**2
     lrs = tuple(eta * np.array([0.5, 2.0, 5.0]))
-    return {f"trajectories-{m}": SweepConfig(spec=ModelSpec(model=m, d=PAPER.d, n=PAPER.n, lam=PAPER.lam),
-                                             lrs=lrs, seeds=1, time=10.0, engine=_stride(3))
-            for m in ("relu", "mean")}
+    return {
+        f"trajectories-{m}": SweepConfig(
+            spec=ModelSpec(model=m, d=PAPER.d, n=PAPER.n, lam=PAPER.lam), lrs=lrs, seeds=1, time=10.0, engine=_stride(3)
+        )
+        for m in ("relu", "mean")
+    }
 
 
 # Every start has 2/(y₀² − x₀²) well below η = 0.15, so all of them are above their transition.
@@ -45,19 +53,27 @@ PRODUCT_STARTS = ((1.0, 5.0), (3.0, 5.5), (0.2, 7.0), (2.5, 5.0), (-1.5, 6.0))
 
 
 def _product(quick):
-    runs = {f"product-path-{i}": SweepConfig(spec=ModelSpec(model="product", loss="logcosh", x0=x, y0=y),
-                                             lrs=(0.15,), seeds=1, steps=400, engine=_stride(1))
-            for i, (x, y) in enumerate(PRODUCT_STARTS)}
+    runs = {
+        f"product-path-{i}": SweepConfig(
+            spec=ModelSpec(model="product", loss="logcosh", x0=x, y0=y),
+            lrs=(0.15,),
+            seeds=1,
+            steps=400,
+            engine=_stride(1),
+        )
+        for i, (x, y) in enumerate(PRODUCT_STARTS)
+    }
     for loss, kappa in (("logcosh", 1.0), ("sqrt", 1.0), ("logistic", 0.25)):
         eta = 2 / (kappa * (64 - 1))
         lrs = eta * np.geomspace(1.2, 6.0, 8 if quick else 16)
-        runs[f"product-gap-{loss}"] = SweepConfig(spec=ModelSpec(model="product", loss=loss, x0=1.0, y0=8.0),
-                                                  lrs=tuple(lrs), seeds=1, steps=3000, x64=True)
+        runs[f"product-gap-{loss}"] = SweepConfig(
+            spec=ModelSpec(model="product", loss=loss, x0=1.0, y0=8.0), lrs=tuple(lrs), seeds=1, steps=3000, x64=True
+        )
     return runs
 
 
 def _stride(k: int):
-    from dynamics.engine import EngineConfig
+    from eos.dynamics.engine import EngineConfig
 
     return EngineConfig(stride=k)
 
@@ -68,31 +84,59 @@ PHASE_RATIOS = (0.3, 3.0)
 def _phase(quick):
     ds = (25, 50, 100, 200) if quick else (25, 50, 100, 200, 400)
     ratios = np.geomspace(*PHASE_RATIOS, 10 if quick else 24)
-    return {f"phase-d{d}": SweepConfig(spec=ModelSpec(model="relu", d=d, n=300, lam=3.0),
-                                       lrs=tuple(8 * math.pi / d**2 * ratios), seeds=1 if quick else 3, time=10.0,
-                                       refine=0 if quick else 1) for d in ds}
+    return {
+        f"phase-d{d}": SweepConfig(
+            spec=ModelSpec(model="relu", d=d, n=300, lam=3.0),
+            lrs=tuple(8 * math.pi / d**2 * ratios),
+            seeds=1 if quick else 3,
+            time=10.0,
+            refine=0 if quick else 1,
+        )
+        for d in ds
+    }
 
 
 def _robustness(quick):
-    cfg = RobustnessConfig(n=200, d=50, widths=(2, 4, 8, 16, 32, 64, 128, 256), seeds=2, steps=1000) if quick \
+    cfg = (
+        RobustnessConfig(n=200, d=50, widths=(2, 4, 8, 16, 32, 64, 128, 256), seeds=2, steps=1000)
+        if quick
         else RobustnessConfig()
+    )
     return {"robustness": cfg}
 
 
 FIGURES: dict[str, Figure] = {
-    "threshold": Figure(_threshold, lambda r: threshold.draw(r["threshold"]),
-                        "Final bias and test accuracy against the step size (Fig. 1 of Ahn et al.)."),
-    "trajectories": Figure(_trajectories, lambda r: trajectories.draw(
-        {"relu": r["trajectories-relu"], "mean": r["trajectories-mean"]}),
-        "Loss, bias and sharpness along training, below and above the transition."),
-    "product": Figure(_product, lambda r: product.draw(
-        [r[k] for k in sorted(r) if k.startswith("product-path")],
-        {k.removeprefix("product-gap-"): r[k] for k in sorted(r) if k.startswith("product-gap")}),
-        "GD on ℓ(xy): paths from several starts, and the final sharpness gap against η."),
-    "phase": Figure(_phase, lambda r: phase.draw({int(k.removeprefix("phase-d")): v for k, v in r.items()}),
-                    "Located η* against d, and final bias over (η/η*, d)."),
-    "robustness": Figure(_robustness, lambda r: robustness.draw(r["robustness"]),
-                         "Lipschitz brackets over √(nd/p) against p/(nd): the law, the data floor and the window."),
-    "bracket": Figure(_robustness, lambda r: bracket.draw(r["robustness"]),
-                      "Upper/lower ratio of the Lipschitz bracket per certificate, against width."),
+    "threshold": Figure(
+        _threshold,
+        lambda r: threshold.draw(r["threshold"]),
+        "Final bias and test accuracy against the step size (Fig. 1 of Ahn et al.).",
+    ),
+    "trajectories": Figure(
+        _trajectories,
+        lambda r: trajectories.draw({"relu": r["trajectories-relu"], "mean": r["trajectories-mean"]}),
+        "Loss, bias and sharpness along training, below and above the transition.",
+    ),
+    "product": Figure(
+        _product,
+        lambda r: product.draw(
+            [r[k] for k in sorted(r) if k.startswith("product-path")],
+            {k.removeprefix("product-gap-"): r[k] for k in sorted(r) if k.startswith("product-gap")},
+        ),
+        "GD on ℓ(xy): paths from several starts, and the final sharpness gap against η.",
+    ),
+    "phase": Figure(
+        _phase,
+        lambda r: phase.draw({int(k.removeprefix("phase-d")): v for k, v in r.items()}),
+        "Located η* against d, and final bias over (η/η*, d).",
+    ),
+    "robustness": Figure(
+        _robustness,
+        lambda r: robustness.draw(r["robustness"]),
+        "Lipschitz brackets over √(nd/p) against p/(nd): the law, the data floor and the window.",
+    ),
+    "bracket": Figure(
+        _robustness,
+        lambda r: bracket.draw(r["robustness"]),
+        "Upper/lower ratio of the Lipschitz bracket per certificate, against width.",
+    ),
 }

@@ -1,8 +1,8 @@
 """Phase diagram: located η* against d with 8π/d², and final bias over (η/η*_theory, d)."""
+
 from __future__ import annotations
 
 import numpy as np
-
 from matplotlib.ticker import NullFormatter
 
 from . import style
@@ -15,7 +15,9 @@ def draw(sweeps: dict):
     med = np.array([sweeps[d].transition["departure"]["median"] for d in ds])
     lo = np.array([sweeps[d].transition["departure"]["min"] for d in ds])
     hi = np.array([sweeps[d].transition["departure"]["max"] for d in ds])
-    ax_l.errorbar(ds, med, yerr=[med - lo, hi - med], fmt="o", color=style.PALETTE[0], label=r"located $\eta^*$ (median, range)")
+    ax_l.errorbar(
+        ds, med, yerr=[med - lo, hi - med], fmt="o", color=style.PALETTE[0], label=r"located $\eta^*$ (median, range)"
+    )
     grid = np.geomspace(ds.min() * 0.8, ds.max() * 1.25, 50)
     ax_l.loglog(grid, 8 * np.pi / grid**2, "--", color="k", lw=0.8, label=r"$8\pi/d^2$")
     for ax in (ax_l, ax_h):

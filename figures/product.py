@@ -1,8 +1,8 @@
 """GD on ℓ(xy): paths in the (x, y) plane above the transition, and the final sharpness gap."""
+
 from __future__ import annotations
 
 import numpy as np
-
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
@@ -40,6 +40,11 @@ def draw(paths, gaps: dict):
     ax_g.set_ylabel(r"gap $2/\eta - \ell''(0)\,y_\infty^2$")
     low, high = ax_g.get_ylim()
     ax_g.set_ylim(low, high * 3)  # headroom: the legend sits above the data
-    ax_g.legend(handles=handles, loc="upper left", fontsize=6,
-                title=r"dots: measured; lines: $\kappa^2\eta/(2c)$ (slope 1)", title_fontsize=6)
+    ax_g.legend(
+        handles=handles,
+        loc="upper left",
+        fontsize=6,
+        title=r"dots: measured; lines: $\kappa^2\eta/(2c)$ (slope 1)",
+        title_fontsize=6,
+    )
     return fig

@@ -1,5 +1,6 @@
 """One look for every figure: seaborn paper theme, serif fonts, a colour-blind-safe palette,
 single-column (3.25 in) and full-width (6.75 in) sizes, PDF plus 300-dpi PNG with a JSON sidecar."""
+
 from __future__ import annotations
 
 import json
@@ -21,11 +22,26 @@ def apply() -> None:
     import logging
 
     logging.getLogger("fontTools").setLevel(logging.ERROR)  # font subsetting chatters about timestamps
-    sns.set_theme(context="paper", style="ticks", palette=PALETTE, font="serif",
-                  rc={"font.size": 8, "axes.labelsize": 8, "axes.titlesize": 8, "legend.fontsize": 7,
-                      "xtick.labelsize": 7, "ytick.labelsize": 7, "lines.linewidth": 1.2,
-                      "lines.markersize": 3, "legend.frameon": False, "savefig.bbox": "tight",
-                      "pdf.fonttype": 42, "mathtext.fontset": "dejavuserif"})
+    sns.set_theme(
+        context="paper",
+        style="ticks",
+        palette=PALETTE,
+        font="serif",
+        rc={
+            "font.size": 8,
+            "axes.labelsize": 8,
+            "axes.titlesize": 8,
+            "legend.fontsize": 7,
+            "xtick.labelsize": 7,
+            "ytick.labelsize": 7,
+            "lines.linewidth": 1.2,
+            "lines.markersize": 3,
+            "legend.frameon": False,
+            "savefig.bbox": "tight",
+            "pdf.fonttype": 42,
+            "mathtext.fontset": "dejavuserif",
+        },
+    )
 
 
 def figure(width: float = COLUMN, height: float | None = None, **kw):
@@ -35,15 +51,24 @@ def figure(width: float = COLUMN, height: float | None = None, **kw):
 
 def save(fig, out: Path, name: str, sources: dict) -> list[Path]:
     """Write NAME.pdf, NAME.png (300 dpi) and NAME.json (which runs it came from) into out."""
-    from dynamics.provenance import git_commit
+    from eos.results.provenance import git_commit
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.pdf", out / f"{name}.png", out / f"{name}.json"]
     fig.savefig(paths[0])
     fig.savefig(paths[1], dpi=300)
-    paths[2].write_text(json.dumps({"figure": name, "runs": {k: str(v) for k, v in sources.items()},
-                                    "git_commit": git_commit(),
-                                    "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2) + "\n")
+    paths[2].write_text(
+        json.dumps(
+            {
+                "figure": name,
+                "runs": {k: str(v) for k, v in sources.items()},
+                "git_commit": git_commit(),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     plt.close(fig)
     return paths

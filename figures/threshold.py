@@ -1,4 +1,5 @@
 """Figure 1 of [AB] reproduced: final bias and test accuracy against η, 8π/d² and the located η*."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,6 +42,9 @@ def draw(sweep):
     inset.tick_params(labelsize=5)
     inset.text(0.97, 0.92, "near the transition", transform=inset.transAxes, ha="right", va="top", fontsize=5)
     spec = sweep.config.spec
-    fig.suptitle(f"relu network, d = {spec.d}, n = {spec.n}, λ = {spec.lam:g}, T·η = {sweep.config.time:g}, "
-                 f"{sweep.config.seeds} seeds", fontsize=8)
+    fig.suptitle(
+        f"relu network, d = {spec.d}, n = {spec.n}, λ = {spec.lam:g}, T·η = {sweep.config.time:g}, "
+        f"{sweep.config.seeds} seeds",
+        fontsize=8,
+    )
     return fig

@@ -1,4 +1,5 @@
 """Loss, bias and sharpness against steps, one η below and two above the transition, with 2/η."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -10,6 +10,7 @@ f interpolates; its tangential Lipschitz constant on the sphere is √((2 − s)
 cap boundary ⟨x_i, x⟩ = 1 − s. Its Euclidean constant on R^d is at least 1/s (the gradient inside
 one ramp is y_i x_i / s) and can be larger where ramps overlap off the sphere.
 """
+
 from __future__ import annotations
 
 import math
@@ -85,6 +86,7 @@ def caps_disjoint(x, s: float) -> bool:
 def tangential_gradient_lower_bound(p: TwoLayer, starts, *, steps: int = 600, lr: float = 1e-3) -> float:
     """max ‖(I − xxᵀ)∇f(x)‖ over projected-ascent iterates on the unit sphere: a lower bound on the
     tangential (geodesic) Lipschitz constant of f restricted to the sphere."""
+
     def tangential2(x):
         g = jax.grad(lambda z: forward(p, z))(x)
         return jnp.sum((g - jnp.dot(g, x) * x) ** 2)

@@ -4,6 +4,7 @@ Inputs are normalised to norm ≈ 1: x ~ N(0, I_d/d) (c = 1 isoperimetry) or uni
 the unit sphere. Labels are random ±1 (noise level σ² = 1), or the sign of a fixed
 linear rule flipped with probability q (σ² = E Var(y|x) = 4q(1 − q)).
 """
+
 from __future__ import annotations
 
 import math

@@ -10,21 +10,23 @@ Files of a robustness directory:
                 law_scale and certified_bound (predictions and measurements in separate columns)
   run.json      config, fitted exponents, versions, device, precision, commit, wall time
 """
+
 from __future__ import annotations
 
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dynamics.files import read_csv, read_json, write_atomically, write_csv, write_json
-from dynamics.provenance import provenance
+from eos.results.files import read_csv, read_json, write_atomically, write_csv, write_json
+from eos.results.provenance import provenance
 
 from . import data, networks, theory
 from .floor import fit_floor
@@ -58,8 +60,11 @@ class RobustnessConfig:
         if self.vary not in VARY:
             raise ValueError(f"unknown vary {self.vary!r} (choose from {', '.join(VARY)})")
         if (self.vary == "width") != (not self.values):
-            raise ValueError("values are the n or d of vary = n | d, and only those" if self.values
-                             else f"vary = {self.vary} needs values")
+            raise ValueError(
+                "values are the n or d of vary = n | d, and only those"
+                if self.values
+                else f"vary = {self.vary} needs values"
+            )
         if self.values and min(self.values) <= 0:
             raise ValueError(f"values must be positive integers, got {self.values!r}")
         for name in ("n", "d", "seeds", "steps"):
@@ -69,7 +74,9 @@ class RobustnessConfig:
         if not self.widths or min(self.widths) <= 0:
             raise ValueError(f"widths must be positive integers, got {self.widths!r}")
         if self.regulariser not in networks.REGULARISERS:
-            raise ValueError(f"unknown regulariser {self.regulariser!r} (choose from {', '.join(networks.REGULARISERS)})")
+            raise ValueError(
+                f"unknown regulariser {self.regulariser!r} (choose from {', '.join(networks.REGULARISERS)})"
+            )
         if self.inputs not in data.INPUTS:
             raise ValueError(f"unknown inputs {self.inputs!r} (choose from {', '.join(data.INPUTS)})")
         if self.labels not in data.LABELS:
@@ -131,16 +138,33 @@ def train(config: RobustnessConfig, x, y, progress=None):
         keys = jnp.stack([jax.random.fold_in(jax.random.key(s), 1) for _, s in group])
         params = jax.vmap(lambda key: networks.init(key, config.d, size))(keys)
         masks = jnp.stack([(jnp.arange(size) < k).astype(jnp.float32) for k, _ in group])
-        fit = jax.jit(jax.vmap(lambda p, m, xs, ys: networks.fit(
-            p, m, xs, ys, target, steps=config.steps, lr=config.lr, penalty=config.penalty,
-            regulariser=config.regulariser)))
+        fit = jax.jit(
+            jax.vmap(
+                lambda p, m, xs, ys: networks.fit(
+                    p,
+                    m,
+                    xs,
+                    ys,
+                    target,
+                    steps=config.steps,
+                    lr=config.lr,
+                    penalty=config.penalty,
+                    regulariser=config.regulariser,
+                )
+            )
+        )
         seeds = np.array([s for _, s in group])
         out = fit(params, masks, x[seeds], y[seeds])
         compiles += 1
         for i, (k, s) in enumerate(group):
             p = jax.tree_util.tree_map(lambda a: a[i], out.params)
-            results[(k, s)] = (networks.TwoLayer(p.w[:k], p.b[:k], p.a[:k], p.c), float(out.train_mse[i]),
-                               int(out.steps[i]), bool(out.fitted[i]), float(out.first_roughness[i]) / float(out.roughness[i]))
+            results[(k, s)] = (
+                networks.TwoLayer(p.w[:k], p.b[:k], p.a[:k], p.c),
+                float(out.train_mse[i]),
+                int(out.steps[i]),
+                bool(out.fitted[i]),
+                float(out.first_roughness[i]) / float(out.roughness[i]),
+            )
         if progress:
             progress("train", len(results), len(members))
     return members, results, compiles
@@ -172,8 +196,9 @@ def footprint(config: RobustnessConfig) -> dict[str, int]:
     }
 
 
-def run_robustness(config: RobustnessConfig,
-                   progress: Callable[[str, int, int], None] | None = None) -> RobustnessResult:
+def run_robustness(
+    config: RobustnessConfig, progress: Callable[[str, int, int], None] | None = None
+) -> RobustnessResult:
     """Train, bracket and compare; predictions (law_scale, certified_bound) apart from measurements."""
     start = time.perf_counter()
     rows, train_time, compiles = [], 0.0, 0
@@ -183,8 +208,11 @@ def run_robustness(config: RobustnessConfig,
         rows, train_time, compiles = rows + more, train_time + seconds, compiles + count
     summary = {name: np.array([r[name] for r in rows]) for name in rows[0]}
     meta = provenance("float32 training, float64 brackets", time.perf_counter() - start)
-    meta.update(train_time_s=train_time, train_compiles=compiles,
-                certified_applies=theory.certified_applies(config.n, config.eps, config.delta))
+    meta.update(
+        train_time_s=train_time,
+        train_compiles=compiles,
+        certified_applies=theory.certified_applies(config.n, config.eps, config.delta),
+    )
     return RobustnessResult(config, summary, exponents(config, summary), meta)
 
 
@@ -192,10 +220,10 @@ def width_sweep(config: RobustnessConfig, progress=None) -> tuple[list[dict], fl
     """Rows of one (n, d): every (width, seed) trained, bracketed and set beside the law and the floor."""
     keys = [jax.random.key(s) for s in range(config.seeds)]
     x = jnp.stack([data.inputs(jax.random.fold_in(k, 0), config.n, config.d, config.inputs) for k in keys])
-    y = jnp.stack([data.labels(jax.random.fold_in(k, 2), x[i], config.labels, config.flip)
-                   for i, k in enumerate(keys)])
-    floors = [fit_floor(np.asarray(x[s]), np.asarray(y[s]), config.noise_level - config.eps)
-              for s in range(config.seeds)]
+    y = jnp.stack([data.labels(jax.random.fold_in(k, 2), x[i], config.labels, config.flip) for i, k in enumerate(keys)])
+    floors = [
+        fit_floor(np.asarray(x[s]), np.asarray(y[s]), config.noise_level - config.eps) for s in range(config.seeds)
+    ]
     t0 = time.perf_counter()
     members, trained, compiles = train(config, x, y, progress)
     train_time = time.perf_counter() - t0
@@ -208,23 +236,38 @@ def width_sweep(config: RobustnessConfig, progress=None) -> tuple[list[dict], fl
             p64 = jax.tree_util.tree_map(lambda a: jnp.asarray(np.asarray(a), jnp.float64), p)
             if not all(np.isfinite(np.asarray(a)).all() for a in p):
                 raise FloatingPointError(f"training width {k}, seed {s} produced non-finite weights")
-            row = two_layer_bracket(p64, jnp.asarray(np.asarray(x[s]), jnp.float64),
-                                    jax.random.fold_in(keys[s], 3), sdp=k <= config.lipsdp_max_width)
+            row = two_layer_bracket(
+                p64,
+                jnp.asarray(np.asarray(x[s]), jnp.float64),
+                jax.random.fold_in(keys[s], 3),
+                sdp=k <= config.lipsdp_max_width,
+            )
             n_params = networks.param_count(config.d, k)
             radius = float(np.sqrt(sum(np.sum(np.asarray(a, float) ** 2) for a in p)))
             jac = theory.two_layer_parametrisation_lipschitz(radius, input_radius)
             law = theory.law_scale(config.n, config.d, n_params)
-            rows.append({
-                "n": config.n, "d": config.d, "width": k, "params": n_params, "seed": s, "train_mse": mse,
-                "noise_level": config.noise_level, "fits_below_noise": fitted, "train_steps": steps, **row,
-                "bracket_ratio": row["lip_upper"] / row["lip_lower"] if row["lip_lower"] > 0 else math.inf,
-                "smoothing_gain": gain if fitted else math.nan,
-                "floor": floors[s],
-                "in_window": bool(config.n <= n_params <= config.n * config.d and law >= floors[s]),
-                "law_scale": law,
-                "certified_bound": theory.certified_bound(config.n, config.d, n_params, config.eps, config.delta,
-                                                          2.0 * radius, jac),
-            })
+            rows.append(
+                {
+                    "n": config.n,
+                    "d": config.d,
+                    "width": k,
+                    "params": n_params,
+                    "seed": s,
+                    "train_mse": mse,
+                    "noise_level": config.noise_level,
+                    "fits_below_noise": fitted,
+                    "train_steps": steps,
+                    **row,
+                    "bracket_ratio": row["lip_upper"] / row["lip_lower"] if row["lip_lower"] > 0 else math.inf,
+                    "smoothing_gain": gain if fitted else math.nan,
+                    "floor": floors[s],
+                    "in_window": bool(config.n <= n_params <= config.n * config.d and law >= floors[s]),
+                    "law_scale": law,
+                    "certified_bound": theory.certified_bound(
+                        config.n, config.d, n_params, config.eps, config.delta, 2.0 * radius, jac
+                    ),
+                }
+            )
             if progress:
                 progress("bracket", i + 1, len(members))
     return rows, train_time, compiles

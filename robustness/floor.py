@@ -11,6 +11,7 @@ pairs, the fit's squared error is at least Σ_p (g_p − Lδ_p)₊²/2; it may n
 Every disjoint set of pairs gives a valid floor; the nearest pairs of different labels, matched
 greedily, give a high one. (Derived here; it is a property of the data, not of any network.)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,7 +46,9 @@ def fit_floor(x: np.ndarray, y: np.ndarray, mse_budget: float) -> float:
     if gaps.size == 0 or excess(0.0) <= 0:
         return 0.0
     moving = dists > 0  # equal inputs with different labels: only their residuals can absorb the gap
-    hi = float(np.max(gaps[moving] / dists[moving])) if moving.any() else 0.0
-    if excess(hi) > 0:  # no Lipschitz constant is enough: no fit within the budget exists
+    if np.sum(gaps[~moving] ** 2) / 2 > budget:  # no Lipschitz constant is enough: no such fit exists
         return float("inf")
+    hi = float(np.max(gaps[moving] / dists[moving]))  # every moving pair fitted exactly: excess ≤ 0
+    if excess(hi) >= 0:  # ≤ 0 in exact arithmetic; rounding left the budget spent exactly at hi
+        return hi
     return brentq(excess, 0.0, hi, xtol=1e-12)

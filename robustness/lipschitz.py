@@ -9,12 +9,14 @@ any point gives a valid bound; upper bounds are certificates:
 A network is a list of weight matrices W_i of shape (out, in), applied in order with ReLU
 between them (LipSDP's `.mat` convention); biases do not change a Lipschitz constant.
 """
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -47,7 +49,8 @@ def load_mat_weights(path) -> list[np.ndarray]:
     except Exception as e:  # scipy raises several unrelated types for a file that is not a .mat
         raise ValueError(f"cannot read {str(path)!r} as a MATLAB .mat file: {e}") from None
     if "weights" not in mat:
-        raise ValueError(f"{str(path)!r} has no 'weights' entry (found: {', '.join(k for k in mat if not k.startswith('__')) or 'nothing'})")
+        found = ", ".join(k for k in mat if not k.startswith("__")) or "nothing"
+        raise ValueError(f"{str(path)!r} has no 'weights' entry (found: {found})")
     cells = np.asarray(mat["weights"], dtype=object).ravel()
     try:
         weights = [_real_matrix(w) for w in cells]
@@ -74,14 +77,21 @@ def check_weights(weights: Sequence[np.ndarray], name: str = "network") -> None:
             raise ValueError(f"{name}: layer {i} holds {np.sum(~np.isfinite(w))} non-finite values (NaN or Inf)")
     for i, (w, v) in enumerate(zip(weights, weights[1:])):
         if v.shape[1] != w.shape[0]:
-            raise ValueError(f"{name}: layer {i + 1} expects {v.shape[1]} inputs, layer {i} gives {w.shape[0]} "
-                             f"(layers are (out, in), applied in order)")
+            raise ValueError(
+                f"{name}: layer {i + 1} expects {v.shape[1]} inputs, layer {i} gives {w.shape[0]} "
+                f"(layers are (out, in), applied in order)"
+            )
     # ρ = Lip² and the LMI's entries must stay finite in float64: bound Π‖W_i‖_F² well below overflow.
-    log_product = sum(2 * math.log10(max(np.linalg.norm(w / max(np.abs(w).max(), 1e-300)), 1e-300))
-                      + 2 * math.log10(max(np.abs(w).max(), 1e-300)) for w in weights)
+    log_product = sum(
+        2 * math.log10(max(np.linalg.norm(w / max(np.abs(w).max(), 1e-300)), 1e-300))
+        + 2 * math.log10(max(np.abs(w).max(), 1e-300))
+        for w in weights
+    )
     if log_product > 250:
-        raise ValueError(f"{name}: weights too large: the squared product of layer norms is about 1e{log_product:.0f}, "
-                         f"past what float64 arithmetic can certify")
+        raise ValueError(
+            f"{name}: weights too large: the squared product of layer norms is about 1e{log_product:.0f}, "
+            f"past what float64 arithmetic can certify"
+        )
 
 
 def spectral_product(weights: Sequence[np.ndarray]) -> float:
@@ -159,8 +169,14 @@ def lmi_footprint(weights: Sequence[np.ndarray]) -> dict[str, int]:
 SOLVERS = ("CVXOPT", "CLARABEL", "SCS")
 
 
-def lipsdp(weights: Sequence[np.ndarray], form: str = "neuron", solver: str = "CVXOPT",
-           fallback: Sequence[str] = ("CLARABEL", "SCS"), alpha: float = 0.0, beta: float = 1.0) -> SDPResult:
+def lipsdp(
+    weights: Sequence[np.ndarray],
+    form: str = "neuron",
+    solver: str = "CVXOPT",
+    fallback: Sequence[str] = ("CLARABEL", "SCS"),
+    alpha: float = 0.0,
+    beta: float = 1.0,
+) -> SDPResult:
     """LipSDP-Neuron (T diagonal) or LipSDP-Layer (T = blkdiag(λ_i I)) for any depth.
 
     With z = (x̃, hidden units) and T ⪰ 0 the multiplier of the slope condition of φ in [α, β],
@@ -196,13 +212,13 @@ def lipsdp(weights: Sequence[np.ndarray], form: str = "neuron", solver: str = "C
     a_mat = np.zeros((n_hidden, size))
     row, col = 0, 0
     for w in [w0] + weights[1:-1]:
-        a_mat[row:row + w.shape[0], col:col + w.shape[1]] = w
+        a_mat[row : row + w.shape[0], col : col + w.shape[1]] = w
         row, col = row + w.shape[0], col + w.shape[1]
     b_mat = np.zeros((n_hidden, size))
     b_mat[:, n0:] = np.eye(n_hidden)
     const = np.zeros((size, size))
     w_last = weights[-1]
-    const[size - w_last.shape[1]:, size - w_last.shape[1]:] = w_last.T @ w_last
+    const[size - w_last.shape[1] :, size - w_last.shape[1] :] = w_last.T @ w_last
     e0 = np.zeros((size, size))
     e0[:n0, :n0] = np.eye(n0)
 
@@ -211,8 +227,11 @@ def lipsdp(weights: Sequence[np.ndarray], form: str = "neuron", solver: str = "C
     # One sparse coefficient matrix keeps cvxpy's canonicalisation cheap.
     gens = []
     for a_i, b_i in zip(a_mat, b_mat):
-        g = (-2 * alpha * beta) * np.outer(a_i, a_i) + (alpha + beta) * (np.outer(a_i, b_i) + np.outer(b_i, a_i)) \
+        g = (
+            (-2 * alpha * beta) * np.outer(a_i, a_i)
+            + (alpha + beta) * (np.outer(a_i, b_i) + np.outer(b_i, a_i))
             - 2 * np.outer(b_i, b_i)
+        )
         gens.append(sparse.csr_matrix(g.reshape(1, -1)))
     per_unit = sparse.vstack(gens).T.tocsr()  # (size², N)
     if form == "layer":
@@ -244,9 +263,15 @@ def lipsdp(weights: Sequence[np.ndarray], form: str = "neuron", solver: str = "C
             ok = math.isfinite(certified)
             status = "optimal" if ok else f"not certified (solver said {status})"
         elapsed = time.perf_counter() - start
-        result = SDPResult(scale * math.sqrt(certified) if ok else math.nan,
-                           scale * math.sqrt(max(rho.value, 0.0)) if rho.value is not None else math.nan,
-                           form, name, status, elapsed, size)
+        result = SDPResult(
+            scale * math.sqrt(certified) if ok else math.nan,
+            scale * math.sqrt(max(rho.value, 0.0)) if rho.value is not None else math.nan,
+            form,
+            name,
+            status,
+            elapsed,
+            size,
+        )
         if ok:
             break
     return result
@@ -329,9 +354,15 @@ def lipsdp_two_layer(w: np.ndarray, a: np.ndarray, form: str = "neuron", rank: i
     c[r:, r:] = np.outer(a, a) - 2.0 * np.diag(t)
     certified = certify(c, r)
     ok = math.isfinite(certified)
-    return SDPResult(scale * math.sqrt(certified) if ok else math.nan, scale * low, form,
-                     "dual L-BFGS" if form == "neuron" else "1-D", "optimal" if ok else "not certified",
-                     time.perf_counter() - start, r + k)
+    return SDPResult(
+        scale * math.sqrt(certified) if ok else math.nan,
+        scale * low,
+        form,
+        "dual L-BFGS" if form == "neuron" else "1-D",
+        "optimal" if ok else "not certified",
+        time.perf_counter() - start,
+        r + k,
+    )
 
 
 def _dual_multipliers(wt: np.ndarray, a: np.ndarray, u: np.ndarray, rank: int) -> tuple[np.ndarray, float]:
@@ -349,8 +380,9 @@ def _dual_multipliers(wt: np.ndarray, a: np.ndarray, u: np.ndarray, rank: int) -
         return -total / f, -(grad / f - total * v / f**3).ravel()
 
     x0 = np.random.default_rng(0).normal(size=r * rank)
-    opt = minimize(negative, x0, jac=True, method="L-BFGS-B",
-                   options=dict(maxiter=5000, ftol=1e-15, gtol=1e-12, maxcor=30))
+    opt = minimize(
+        negative, x0, jac=True, method="L-BFGS-B", options=dict(maxiter=5000, ftol=1e-15, gtol=1e-12, maxcor=30)
+    )
     v = opt.x.reshape(r, rank)
     f = np.linalg.norm(v)
     share = abs_a * np.linalg.norm(wt @ v, axis=1) / (2 * f)  # √α_j: s_j ∝ it minimises over T
@@ -361,14 +393,16 @@ def _dual_multipliers(wt: np.ndarray, a: np.ndarray, u: np.ndarray, rank: int) -
 
 # --- lower bounds -----------------------------------------------------------------------
 
+
 class LowerBound(NamedTuple):
     value: float
     method: str  # which of `by_method` won
     by_method: dict  # "data_gradient", "ascent", "quotient" -> value
 
 
-def lower_bound(f, x_data, key, *, f_smooth=None, starts: int = 16, steps: int = 300, lr: float = 0.02,
-                pairs: int = 2048) -> LowerBound:
+def lower_bound(
+    f, x_data, key, *, f_smooth=None, starts: int = 16, steps: int = 300, lr: float = 0.02, pairs: int = 2048
+) -> LowerBound:
     """max of valid lower bounds on the ℓ2 Lipschitz constant of f: R^d -> R (a JAX function).
 
     data_gradient  max_i ‖∇f(x_i)‖ at the data;
@@ -390,8 +424,12 @@ def lower_bound(f, x_data, key, *, f_smooth=None, starts: int = 16, steps: int =
     k_start, k_pairs = jax.random.split(key)
     scale = jnp.sqrt(jnp.mean(jnp.sum(x_data**2, axis=1)) / x_data.shape[1])
     n_data = min(starts // 2, x_data.shape[0])
-    x0 = jnp.concatenate([x_data[jnp.argsort(-norms)[:n_data]],
-                          scale * jax.random.normal(k_start, (starts - n_data, x_data.shape[1]), x_data.dtype)])
+    x0 = jnp.concatenate(
+        [
+            x_data[jnp.argsort(-norms)[:n_data]],
+            scale * jax.random.normal(k_start, (starts - n_data, x_data.shape[1]), x_data.dtype),
+        ]
+    )
     opt = optax.adam(lr * scale)
     objective = lambda x: -jnp.sum(jax.grad(f_smooth)(x) ** 2)
 
@@ -440,22 +478,32 @@ def two_layer_bracket(p, x_data, key, *, sdp: bool = True, smoothing: float = 20
     soft = lambda x: jax.nn.softplus(smoothing * (p.w @ x + p.b)) @ p.a / smoothing + p.c
     low = lower_bound(f, x_data, key, f_smooth=soft, **lower_kw)
     uppers = {"spectral": spectral_product([w, a[None, :]]), "path": path_norm(w, a)}
-    row = {"lip_spectral": uppers["spectral"], "lip_path": uppers["path"], "lip_sdp": math.nan,
-           "lip_sdp_status": "skipped", "lip_sdp_time_s": 0.0}
+    row = {
+        "lip_spectral": uppers["spectral"],
+        "lip_path": uppers["path"],
+        "lip_sdp": math.nan,
+        "lip_sdp_status": "skipped",
+        "lip_sdp_time_s": 0.0,
+    }
     if sdp:
         res = lipsdp_two_layer(w, a, "neuron")
         row.update(lip_sdp=res.bound, lip_sdp_status=res.status, lip_sdp_time_s=res.solve_time_s)
         if res.ok:
             uppers["lipsdp"] = res.bound
     method = min(uppers, key=uppers.get)
-    row.update(lip_lower=low.value, lip_lower_method=low.method, lip_upper=uppers[method],
-               lip_upper_method=method, **{f"lip_lower_{k}": v for k, v in low.by_method.items()})
+    row.update(
+        lip_lower=low.value,
+        lip_lower_method=low.method,
+        lip_upper=uppers[method],
+        lip_upper_method=method,
+        **{f"lip_lower_{k}": v for k, v in low.by_method.items()},
+    )
     row["bracket"] = bracket_status(low.value, uppers[method], method)
     return row
 
 
 def bracket_status(lower: float, upper: float, upper_method: str) -> str:
-    """"ok" when lower ≤ upper (to float64 rounding); otherwise what is wrong, in words.
+    """ "ok" when lower ≤ upper (to float64 rounding); otherwise what is wrong, in words.
 
     Both ends are valid bounds, so an unordered bracket means a defect, not a measurement:
     the row says so instead of passing it on as one.

@@ -4,6 +4,7 @@ Networks of several widths are trained together: each is padded to a common widt
 a mask m ∈ {0, 1}^K (a masked unit contributes m_j a_j ReLU(·) = 0 and gets zero gradient),
 so one compiled program serves every width of a bucket.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -28,8 +29,12 @@ def param_count(d: int, k: int) -> int:
 def init(key, d: int, k: int, dtype=jnp.float32) -> TwoLayer:
     """w_j ~ N(0, I_d) (pre-activations O(1) for inputs of norm ≈ 1), b = 0, a_j ~ N(0, 1/k), c = 0."""
     k_w, k_a = jax.random.split(key)
-    return TwoLayer(jax.random.normal(k_w, (k, d), dtype), jnp.zeros((k,), dtype),
-                    jax.random.normal(k_a, (k,), dtype) / jnp.sqrt(k).astype(dtype), jnp.zeros((), dtype))
+    return TwoLayer(
+        jax.random.normal(k_w, (k, d), dtype),
+        jnp.zeros((k,), dtype),
+        jax.random.normal(k_a, (k,), dtype) / jnp.sqrt(k).astype(dtype),
+        jnp.zeros((), dtype),
+    )
 
 
 def forward(p: TwoLayer, x, mask=None):
@@ -83,8 +88,19 @@ class FitResult(NamedTuple):
     first_roughness: jax.Array  # the criterion at the first iterate that fitted (inf if none)
 
 
-def fit(params: TwoLayer, mask, x, y, target, *, steps: int, lr: float, penalty: float = 0.0,
-        regulariser: str = "gradient", check_every: int = 25) -> FitResult:
+def fit(
+    params: TwoLayer,
+    mask,
+    x,
+    y,
+    target,
+    *,
+    steps: int,
+    lr: float,
+    penalty: float = 0.0,
+    regulariser: str = "gradient",
+    check_every: int = 25,
+) -> FitResult:
     """Full-batch Adam on the MSE, until MSE ≤ target or `steps` (penalty = 0).
 
     With penalty μ₀ > 0 it looks for the smoothest fit instead: it minimises MSE + μ·penalty
@@ -115,14 +131,31 @@ def fit(params: TwoLayer, mask, x, y, target, *, steps: int, lr: float, penalty:
         mu = jnp.where(mse <= target, c["mu"] * 1.25, c["mu"] / 1.25) if smooth else c["mu"]
         best = jax.tree_util.tree_map(lambda b, q: jnp.where(better, q, b), c["best"], p)
         first = jnp.where(jnp.isinf(c["first"]) & (mse <= target), rough, c["first"])
-        return dict(p=p, state=state, t=c["t"] + check_every, mse=mse, mu=mu, best=best, first=first,
-                    best_rough=jnp.where(better, rough, c["best_rough"]),
-                    best_mse=jnp.where(better, mse, c["best_mse"]))
+        return dict(
+            p=p,
+            state=state,
+            t=c["t"] + check_every,
+            mse=mse,
+            mu=mu,
+            best=best,
+            first=first,
+            best_rough=jnp.where(better, rough, c["best_rough"]),
+            best_mse=jnp.where(better, mse, c["best_mse"]),
+        )
 
     mse0 = mse_of(params)
     inf = jnp.asarray(jnp.inf, mse0.dtype)
-    init = dict(p=params, state=opt.init(params), t=jnp.asarray(0), mse=mse0, mu=jnp.asarray(penalty, mse0.dtype),
-                best=params, best_rough=inf, best_mse=mse0, first=inf)
+    init = dict(
+        p=params,
+        state=opt.init(params),
+        t=jnp.asarray(0),
+        mse=mse0,
+        mu=jnp.asarray(penalty, mse0.dtype),
+        best=params,
+        best_rough=inf,
+        best_mse=mse0,
+        first=inf,
+    )
     c = jax.lax.while_loop(cond, body, init)
     found = jnp.isfinite(c["best_rough"])
     final = jax.tree_util.tree_map(lambda b, q: jnp.where(found, b, q), c["best"], c["p"])

@@ -1,4 +1,5 @@
 """The law of robustness (THEORY.md §2.2), each formula with its source. No measurements here."""
+
 from __future__ import annotations
 
 import math
@@ -15,8 +16,9 @@ def two_layer_scale(n: int, k: int) -> float:
     return math.sqrt(n / k)
 
 
-def certified_bound(n: int, d: int, p: int, eps: float, delta: float, diameter: float, jac: float,
-                    c: float = 1.0) -> float:
+def certified_bound(
+    n: int, d: int, p: int, eps: float, delta: float, diameter: float, jac: float, c: float = 1.0
+) -> float:
     """ε/(2⁹√c) · √(nd / (p log(60 W J/ε) + log(4/δ))).  [BS] Theorem 3 (THEORY.md §2.2).
 
     With probability ≥ 1 − δ every f of the class that fits below the noise level by ε has

@@ -7,8 +7,10 @@ from hypothesis import settings
 # float64 is available to every test; float32 paths pass their dtype explicitly.
 jax.config.update("jax_enable_x64", True)
 # Tests build many identical programs from fresh closures; the disk cache compiles each once.
-jax.config.update("jax_compilation_cache_dir",
-                  os.environ.get("EOS_COMPILATION_CACHE", os.path.join(os.path.dirname(__file__), "..", ".pytest_cache", "jax")))
+jax.config.update(
+    "jax_compilation_cache_dir",
+    os.environ.get("EOS_COMPILATION_CACHE", os.path.join(os.path.dirname(__file__), "..", ".pytest_cache", "jax")),
+)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 # Property tests set their own example counts for `ci` and multiply them by 20 under `thorough`.

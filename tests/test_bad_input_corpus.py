@@ -4,6 +4,7 @@ Each case must end with exit code 2, exactly one line on stderr naming the probl
 traceback, and nothing written: the working directory holds afterwards what it held before.
 The commands run in-process (`cli.main` with argv), so hundreds of cases take seconds.
 """
+
 import contextlib
 import io
 import math
@@ -18,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.io import savemat
 
-import cli
+from eos import cli
 
 HERE = Path(__file__).resolve().parent
 
@@ -58,27 +59,70 @@ def check_rejected(args, cwd, needle=None):
 # --- listed cases: (arguments, a word the message must contain) --------------------------
 
 SWEEP = [
-    (["--lr", ""], "--lr"), (["--lr", "1:0.1"], "reversed"), (["--lr", "abc"], "abc"), (["--lr", "nan"], "nan"),
-    (["--lr", "0:1"], "'0'"), (["--lr", "-1,2"], "-1"), (["--lr", "0.1:1:0"], "count"), (["--lr", "inf"], "inf"),
-    (["--lr", "1:2:3:4"], "A:B"), (["--lr", "0.1:1:x"], "count"), (["--lr", "1e400"], "1e400"),
-    (["--lr", ","], "--lr"), (["--lr", "0.1,,0.2"], "--lr"), (["--lr", "1:1:5"], "empty"), (["--lr", "-inf"], "-inf"),
-    (["--lr", "0x"], "0x"), (["--lr", "1 2"], "--lr"), (["--lr", "0.1:1:-3"], "count"), (["--lr", ":"], "--lr"),
-    (["--model", "foo"], "foo"), (["--model", "product", "--loss", "bar"], "bar"), (["--impl", "fast"], "fast"),
-    (["--d", "0"], "d must"), (["--d", "-1"], "d must"), (["--d", "x"], "--d"), (["--d", "1.5"], "--d"),
-    (["--n", "0"], "n must"), (["--n", "-2"], "n must"), (["--n", "x"], "--n"), (["--n-test", "0"], "n_test"),
-    (["--model", "mlp", "--width", "0"], "width"), (["--seeds", "0"], "seeds"), (["--seeds", "-1"], "seeds"),
-    (["--steps", "0"], "steps"), (["--steps", "-3"], "steps"), (["--time", "0"], "time"), (["--time", "-1"], "time"),
-    (["--time", "nan"], "time"), (["--time", "inf"], "time"), (["--refine", "-1"], "refine"),
-    (["--margin", "0"], "margin"), (["--margin", "-1"], "margin"), (["--margin", "nan"], "margin"),
-    (["--stride", "-1"], "stride"), (["--slots", "-1"], "max_slots"), (["--chunk", "0"], "chunk"),
-    (["--chunk", "-4"], "chunk"), (["--devices", "64"], "devices"), (["--devices", "-1"], "devices"),
-    (["--lam", "nan"], "lam"), (["--lam", "inf"], "lam"), (["--sigma", "0"], "sigma"), (["--sigma", "-1"], "sigma"),
-    (["--sigma", "nan"], "sigma"), (["--x0", "nan"], "x0"), (["--y0", "inf"], "y0"),
-    (["--model", "product", "--loss", ""], "loss"), (["--foo", "1"], "--foo"), (["extra"], "extra"),
+    (["--lr", ""], "--lr"),
+    (["--lr", "1:0.1"], "reversed"),
+    (["--lr", "abc"], "abc"),
+    (["--lr", "nan"], "nan"),
+    (["--lr", "0:1"], "'0'"),
+    (["--lr", "-1,2"], "-1"),
+    (["--lr", "0.1:1:0"], "count"),
+    (["--lr", "inf"], "inf"),
+    (["--lr", "1:2:3:4"], "A:B"),
+    (["--lr", "0.1:1:x"], "count"),
+    (["--lr", "1e400"], "1e400"),
+    (["--lr", ","], "--lr"),
+    (["--lr", "0.1,,0.2"], "--lr"),
+    (["--lr", "1:1:5"], "empty"),
+    (["--lr", "-inf"], "-inf"),
+    (["--lr", "0x"], "0x"),
+    (["--lr", "1 2"], "--lr"),
+    (["--lr", "0.1:1:-3"], "count"),
+    (["--lr", ":"], "--lr"),
+    (["--model", "foo"], "foo"),
+    (["--model", "product", "--loss", "bar"], "bar"),
+    (["--impl", "fast"], "fast"),
+    (["--d", "0"], "d must"),
+    (["--d", "-1"], "d must"),
+    (["--d", "x"], "--d"),
+    (["--d", "1.5"], "--d"),
+    (["--n", "0"], "n must"),
+    (["--n", "-2"], "n must"),
+    (["--n", "x"], "--n"),
+    (["--n-test", "0"], "n_test"),
+    (["--model", "mlp", "--width", "0"], "width"),
+    (["--seeds", "0"], "seeds"),
+    (["--seeds", "-1"], "seeds"),
+    (["--steps", "0"], "steps"),
+    (["--steps", "-3"], "steps"),
+    (["--time", "0"], "time"),
+    (["--time", "-1"], "time"),
+    (["--time", "nan"], "time"),
+    (["--time", "inf"], "time"),
+    (["--refine", "-1"], "refine"),
+    (["--margin", "0"], "margin"),
+    (["--margin", "-1"], "margin"),
+    (["--margin", "nan"], "margin"),
+    (["--stride", "-1"], "stride"),
+    (["--slots", "-1"], "max_slots"),
+    (["--chunk", "0"], "chunk"),
+    (["--chunk", "-4"], "chunk"),
+    (["--devices", "64"], "devices"),
+    (["--devices", "-1"], "devices"),
+    (["--lam", "nan"], "lam"),
+    (["--lam", "inf"], "lam"),
+    (["--sigma", "0"], "sigma"),
+    (["--sigma", "-1"], "sigma"),
+    (["--sigma", "nan"], "sigma"),
+    (["--x0", "nan"], "x0"),
+    (["--y0", "inf"], "y0"),
+    (["--model", "product", "--loss", ""], "loss"),
+    (["--foo", "1"], "--foo"),
+    (["extra"], "extra"),
     (["--d", "100000", "--n", "100000"], "int32"),
     (["--d", "100000", "--n", "100000", "--impl", "dense"], "memory"),
     (["--model", "mlp", "--width", "100000", "--d", "20000", "--n", "20000"], "memory"),
-    (["--steps", "3000000000"], "int32"), (["--lr", "1e-12", "--time", "10"], "int32"),
+    (["--steps", "3000000000"], "int32"),
+    (["--lr", "1e-12", "--time", "10"], "int32"),
     (["--resume", "nowhere"], "nowhere"),
 ]
 
@@ -102,18 +146,41 @@ def test_sweep_rejects_a_taken_output_and_misused_resume(tmp_path):
 
 
 ROBUSTNESS = [
-    (["--n", "0"], "n must"), (["--d", "0"], "d must"), (["--n", "x"], "--n"), (["--widths", ""], "--widths"),
-    (["--widths", "0:4"], "'0'"), (["--widths", "a"], "a"), (["--widths", "4:1"], "reversed"),
-    (["--widths", "-3"], "-3"), (["--seeds", "0"], "seeds"), (["--inputs", "cube"], "cube"),
-    (["--labels", "noisy"], "noisy"), (["--labels", "rule", "--flip", "-0.1"], "flip"),
-    (["--labels", "rule", "--flip", "0.6"], "flip"), (["--labels", "rule", "--flip", "0"], "eps"),
-    (["--eps", "0"], "eps"), (["--eps", "1"], "eps"), (["--eps", "2"], "eps"), (["--eps", "nan"], "eps"),
-    (["--eps", "-0.5"], "eps"), (["--steps", "0"], "steps"), (["--lr", "0"], "lr"), (["--lr", "-1"], "lr"),
-    (["--lr", "nan"], "lr"), (["--lr", "inf"], "lr"), (["--penalty", "-1"], "penalty"), (["--penalty", "nan"], "penalty"),
-    (["--regulariser", "l1"], "l1"), (["--vary", "k"], "vary"), (["--vary", "n"], "needs values"),
-    (["--values", "1,2"], "values"), (["--vary", "n", "--values", "0,4"], "'0'"),
-    (["--vary", "d", "--values", "abc"], "abc"), (["--n", "1000000"], "memory"),
-    (["--d", "10000000", "--n", "1000"], "memory"), (["--bogus"], "--bogus"),
+    (["--n", "0"], "n must"),
+    (["--d", "0"], "d must"),
+    (["--n", "x"], "--n"),
+    (["--widths", ""], "--widths"),
+    (["--widths", "0:4"], "'0'"),
+    (["--widths", "a"], "a"),
+    (["--widths", "4:1"], "reversed"),
+    (["--widths", "-3"], "-3"),
+    (["--seeds", "0"], "seeds"),
+    (["--inputs", "cube"], "cube"),
+    (["--labels", "noisy"], "noisy"),
+    (["--labels", "rule", "--flip", "-0.1"], "flip"),
+    (["--labels", "rule", "--flip", "0.6"], "flip"),
+    (["--labels", "rule", "--flip", "0"], "eps"),
+    (["--eps", "0"], "eps"),
+    (["--eps", "1"], "eps"),
+    (["--eps", "2"], "eps"),
+    (["--eps", "nan"], "eps"),
+    (["--eps", "-0.5"], "eps"),
+    (["--steps", "0"], "steps"),
+    (["--lr", "0"], "lr"),
+    (["--lr", "-1"], "lr"),
+    (["--lr", "nan"], "lr"),
+    (["--lr", "inf"], "lr"),
+    (["--penalty", "-1"], "penalty"),
+    (["--penalty", "nan"], "penalty"),
+    (["--regulariser", "l1"], "l1"),
+    (["--vary", "k"], "vary"),
+    (["--vary", "n"], "needs values"),
+    (["--values", "1,2"], "values"),
+    (["--vary", "n", "--values", "0,4"], "'0'"),
+    (["--vary", "d", "--values", "abc"], "abc"),
+    (["--n", "1000000"], "memory"),
+    (["--d", "10000000", "--n", "1000"], "memory"),
+    (["--bogus"], "--bogus"),
 ]
 
 
@@ -158,16 +225,29 @@ def test_lipschitz_rejects_files_that_are_no_networks(tmp_path):
     savemat(tmp_path / "vector.mat", {"weights": np.ones(3)})
     savemat(tmp_path / "cube.mat", {"weights": np.ones((2, 2, 2))})
     (tmp_path / "adir.mat").mkdir()
-    for args, needle in ((["missing.mat"], "no such file"), (["junk.mat"], "cannot read"),
-                         (["empty.mat"], "cannot read"), (["other.mat"], "no 'weights'"),
-                         (["vector.mat"], "matri"), (["cube.mat"], "matri"), (["adir.mat"], "no such file"),
-                         (["junk.mat", "--form", "pair"], "pair"), (["junk.mat", "--solver", "mosek"], "mosek"),
-                         ([], "missing argument"), (["a.mat", "b.mat"], "b.mat")):
+    for args, needle in (
+        (["missing.mat"], "no such file"),
+        (["junk.mat"], "cannot read"),
+        (["empty.mat"], "cannot read"),
+        (["other.mat"], "no 'weights'"),
+        (["vector.mat"], "matri"),
+        (["cube.mat"], "matri"),
+        (["adir.mat"], "no such file"),
+        (["junk.mat", "--form", "pair"], "pair"),
+        (["junk.mat", "--solver", "mosek"], "mosek"),
+        ([], "missing argument"),
+        (["a.mat", "b.mat"], "b.mat"),
+    ):
         check_rejected(["lipschitz", *args], tmp_path, needle)
 
 
-FIGURES = [(["nope"], "nope"), (["threshold", "nope"], "nope"), (["all", "x"], "x"),
-           (["threshold", "--from", "missing"], "missing"), (["--bad"], "--bad")]
+FIGURES = [
+    (["nope"], "nope"),
+    (["threshold", "nope"], "nope"),
+    (["all", "x"], "x"),
+    (["threshold", "--from", "missing"], "missing"),
+    (["--bad"], "--bad"),
+]
 
 
 @pytest.mark.parametrize("args,needle", FIGURES)
@@ -190,14 +270,21 @@ positive_float = ["--time", "--margin", "--sigma"]
 finite_float = ["--lam", "--x0", "--y0"]
 
 sweep_case = st.one_of(
-    st.tuples(st.sampled_from(positive_int), st.integers(-10**9, 0).map(str)),
+    st.tuples(st.sampled_from(positive_int), st.integers(-(10**9), 0).map(str)),
     st.tuples(st.sampled_from(positive_int + nonneg_int), not_number),
-    st.tuples(st.sampled_from(nonneg_int), st.integers(-10**9, -1).map(str)),
-    st.tuples(st.sampled_from(positive_float), st.one_of(st.floats(max_value=0.0, allow_nan=False).map(repr),
-                                                         st.sampled_from(["nan", "inf", "-inf"]))),
+    st.tuples(st.sampled_from(nonneg_int), st.integers(-(10**9), -1).map(str)),
+    st.tuples(
+        st.sampled_from(positive_float),
+        st.one_of(st.floats(max_value=0.0, allow_nan=False).map(repr), st.sampled_from(["nan", "inf", "-inf"])),
+    ),
     st.tuples(st.sampled_from(finite_float), st.sampled_from(["nan", "inf", "-inf", "NaN", "Infinity"])),
-    st.tuples(st.just("--lr"), st.one_of(st.floats(max_value=0.0, allow_nan=False).map(repr),
-                                         st.sampled_from(["nan", "inf", "1:0.5", "a:b", "0.1:0.2:0"]))),
+    st.tuples(
+        st.just("--lr"),
+        st.one_of(
+            st.floats(max_value=0.0, allow_nan=False).map(repr),
+            st.sampled_from(["nan", "inf", "1:0.5", "a:b", "0.1:0.2:0"]),
+        ),
+    ),
     st.tuples(st.sampled_from(["--model", "--loss", "--impl"]), st.text("qwxz_-", min_size=1, max_size=8)),
 )
 
@@ -215,12 +302,16 @@ def test_generated_sweep_options_are_rejected(case):
 
 
 robustness_case = st.one_of(
-    st.tuples(st.sampled_from(["--n", "--d", "--seeds", "--steps"]), st.integers(-10**6, 0).map(str)),
+    st.tuples(st.sampled_from(["--n", "--d", "--seeds", "--steps"]), st.integers(-(10**6), 0).map(str)),
     st.tuples(st.sampled_from(["--n", "--d", "--seeds", "--steps", "--lr", "--eps", "--flip"]), not_number),
-    st.tuples(st.just("--eps"), st.one_of(st.floats(max_value=0.0, allow_nan=False), st.floats(min_value=1.0)).map(repr)),
+    st.tuples(
+        st.just("--eps"), st.one_of(st.floats(max_value=0.0, allow_nan=False), st.floats(min_value=1.0)).map(repr)
+    ),
     st.tuples(st.just("--lr"), st.floats(max_value=0.0, allow_nan=False).map(repr)),
     st.tuples(st.just("--penalty"), st.floats(max_value=-1e-300, allow_nan=False).map(repr)),
-    st.tuples(st.sampled_from(["--inputs", "--labels", "--vary", "--regulariser"]), st.text("qxz_", min_size=1, max_size=6)),
+    st.tuples(
+        st.sampled_from(["--inputs", "--labels", "--vary", "--regulariser"]), st.text("qxz_", min_size=1, max_size=6)
+    ),
     st.tuples(st.just("--widths"), st.sampled_from(["0", "-1", "4:2", "x:8", "2:8:0", "", "1.5e400"])),
 )
 

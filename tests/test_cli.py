@@ -10,17 +10,35 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def eos(*args, cwd):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-c", "from cli import main; main()", *args],
-                          capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", "from eos.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
 
 
 BAD = [
-    (["--lr", ""], "--lr"), (["--lr", "1:0.1"], "reversed"), (["--lr", "abc"], "abc"),
-    (["--lr", "nan"], "nan"), (["--lr", "0:1"], "'0'"), (["--lr", "-1,2"], "-1"),
-    (["--lr", "0.1:1:0"], "count"), (["--lr", "inf"], "inf"), (["--model", "foo"], "foo"),
-    (["--model", "product", "--loss", "bar"], "bar"), (["--d", "0"], "d must"), (["--n", "-2"], "n must"),
-    (["--seeds", "0"], "seeds"), (["--steps", "0"], "steps"), (["--model", "mlp", "--width", "0"], "width"),
-    (["--d", "x"], "--d"), (["--chunk", "0"], "chunk"), (["--devices", "64"], "devices"),
+    (["--lr", ""], "--lr"),
+    (["--lr", "1:0.1"], "reversed"),
+    (["--lr", "abc"], "abc"),
+    (["--lr", "nan"], "nan"),
+    (["--lr", "0:1"], "'0'"),
+    (["--lr", "-1,2"], "-1"),
+    (["--lr", "0.1:1:0"], "count"),
+    (["--lr", "inf"], "inf"),
+    (["--model", "foo"], "foo"),
+    (["--model", "product", "--loss", "bar"], "bar"),
+    (["--d", "0"], "d must"),
+    (["--n", "-2"], "n must"),
+    (["--seeds", "0"], "seeds"),
+    (["--steps", "0"], "steps"),
+    (["--model", "mlp", "--width", "0"], "width"),
+    (["--d", "x"], "--d"),
+    (["--chunk", "0"], "chunk"),
+    (["--devices", "64"], "devices"),
 ]
 
 
@@ -35,8 +53,20 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(args, needle, tmp_path)
 
 
 def test_sweep_writes_its_files_and_reports_prediction_and_measurement(tmp_path):
-    r = eos("sweep", "--model", "mean", "--d", "20", "--lr", "0.01:0.3:8", "--seeds", "2", "--out",
-            str(tmp_path / "run"), cwd=tmp_path)
+    r = eos(
+        "sweep",
+        "--model",
+        "mean",
+        "--d",
+        "20",
+        "--lr",
+        "0.01:0.3:8",
+        "--seeds",
+        "2",
+        "--out",
+        str(tmp_path / "run"),
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     assert "located η*" in r.stdout and "predicted η*" in r.stdout
     assert sorted(os.listdir(tmp_path / "run")) == ["run.json", "summary.csv", "trajectories.npz"]
@@ -55,17 +85,26 @@ def test_existing_output_directory_is_refused(tmp_path):
 def test_resume_refuses_a_finished_sweep_and_other_options(tmp_path):
     (tmp_path / "done").mkdir()
     (tmp_path / "done" / "run.json").write_text("{}")
-    for args, needle in ((["--resume", "done"], "already complete"), (["--resume", "nowhere"], "no interrupted"),
-                         (["--resume", "done", "--lr", "0.1"], "drop --lr")):
+    for args, needle in (
+        (["--resume", "done"], "already complete"),
+        (["--resume", "nowhere"], "no interrupted"),
+        (["--resume", "done", "--lr", "0.1"], "drop --lr"),
+    ):
         r = eos("sweep", *args, cwd=tmp_path)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and needle in r.stderr, r.stderr
     assert os.listdir(tmp_path / "done") == ["run.json"]
 
 
 BAD_ROBUSTNESS = [
-    (["--n", "0"], "n must"), (["--d", "-1"], "d must"), (["--widths", "8:4"], "reversed"),
-    (["--widths", "a:b"], "--widths"), (["--widths", "0,4"], "'0'"), (["--seeds", "0"], "seeds"),
-    (["--eps", "1.5"], "eps"), (["--labels", "maybe"], "maybe"), (["--inputs", "cube"], "cube"),
+    (["--n", "0"], "n must"),
+    (["--d", "-1"], "d must"),
+    (["--widths", "8:4"], "reversed"),
+    (["--widths", "a:b"], "--widths"),
+    (["--widths", "0,4"], "'0'"),
+    (["--seeds", "0"], "seeds"),
+    (["--eps", "1.5"], "eps"),
+    (["--labels", "maybe"], "maybe"),
+    (["--inputs", "cube"], "cube"),
 ]
 
 
@@ -78,21 +117,56 @@ def test_robustness_bad_input_is_one_line_exit_2(args, needle, tmp_path):
 
 def test_lipschitz_bad_files_are_one_line_exit_2(tmp_path):
     (tmp_path / "junk.mat").write_bytes(b"junk")
-    for args, needle in ((["missing.mat"], "no such file"), (["junk.mat"], "cannot read"),
-                         (["junk.mat", "--form", "pair"], "pair")):
+    for args, needle in (
+        (["missing.mat"], "no such file"),
+        (["junk.mat"], "cannot read"),
+        (["junk.mat", "--form", "pair"], "pair"),
+    ):
         r = eos("lipschitz", *args, cwd=tmp_path)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and needle in r.stderr, r.stderr
 
 
 def test_robustness_end_to_end_writes_a_loadable_result(tmp_path):
-    r = eos("robustness", "--n", "60", "--d", "5", "--widths", "2,8", "--seeds", "1", "--steps", "200",
-            "--eps", "0.2", "--out", str(tmp_path / "r"), cwd=tmp_path)
+    r = eos(
+        "robustness",
+        "--n",
+        "60",
+        "--d",
+        "5",
+        "--widths",
+        "2,8",
+        "--seeds",
+        "1",
+        "--steps",
+        "200",
+        "--eps",
+        "0.2",
+        "--out",
+        str(tmp_path / "r"),
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     assert "exponent of Lip upper in p" in r.stdout
     header = (tmp_path / "r" / "summary.csv").read_text().splitlines()[0].split(",")
-    for col in ("n", "d", "width", "params", "seed", "train_mse", "noise_level", "fits_below_noise", "lip_lower",
-                "lip_upper", "lip_upper_method", "bracket", "floor", "in_window", "smoothing_gain", "law_scale",
-                "certified_bound"):
+    for col in (
+        "n",
+        "d",
+        "width",
+        "params",
+        "seed",
+        "train_mse",
+        "noise_level",
+        "fits_below_noise",
+        "lip_lower",
+        "lip_upper",
+        "lip_upper_method",
+        "bracket",
+        "floor",
+        "in_window",
+        "smoothing_gain",
+        "law_scale",
+        "certified_bound",
+    ):
         assert col in header, col
 
 
@@ -104,8 +178,8 @@ def test_figures_rejects_unknown_names_and_missing_run_dirs(tmp_path):
 
 
 def test_help_is_plain_text_and_lists_the_figures():
-    import cli
-    from figures.catalog import FIGURES
+    from eos import cli
+    from eos.figures.catalog import FIGURES
 
     assert tuple(FIGURES) == cli.FIGURE_NAMES
     r = eos("sweep", "--help", cwd=ROOT)

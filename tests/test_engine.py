@@ -2,8 +2,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dynamics import engine
-from dynamics.models import ModelSpec, make_model
+from eos.dynamics import engine
+from eos.dynamics.models import ModelSpec, make_model
 
 SMALL = ModelSpec(d=12, n=40, n_test=50)
 
@@ -33,9 +33,8 @@ def test_pooled_run_equals_each_member_alone():
     horizons = np.array([40, 17, 9, 30])
     pooled = run(m, lrs, seeds, horizons, stride=3, max_slots=2)
     for i in range(4):
-        single = run(m, lrs[i:i + 1], seeds[i:i + 1], horizons[i:i + 1], stride=3, max_slots=1)
-        np.testing.assert_allclose(pooled.observables["final_bias"][i], single.observables["final_bias"][0],
-                                   rtol=1e-12)
+        single = run(m, lrs[i : i + 1], seeds[i : i + 1], horizons[i : i + 1], stride=3, max_slots=1)
+        np.testing.assert_allclose(pooled.observables["final_bias"][i], single.observables["final_bias"][0], rtol=1e-12)
         r = single.loss.shape[1]
         np.testing.assert_allclose(pooled.loss[i, :r], single.loss[0], rtol=1e-12)
         np.testing.assert_allclose(pooled.sharpness[i, :r], single.sharpness[0], rtol=1e-9)
@@ -52,8 +51,9 @@ def test_fixed_time_sweep_wastes_under_a_quarter_of_useful_steps():
     m = make_model(ModelSpec(model="mean", d=200), jnp.float32)
     lrs = np.linspace(1e-4, 0.012, 64)
     horizons = np.maximum(1, np.round(10 / lrs)).astype(int)
-    tr = engine.run(m, np.repeat(lrs, 2), np.tile([0, 1], 64), np.repeat(horizons, 2),
-                    config=engine.EngineConfig(stride=25))
+    tr = engine.run(
+        m, np.repeat(lrs, 2), np.tile([0, 1], 64), np.repeat(horizons, 2), config=engine.EngineConfig(stride=25)
+    )
     waste = tr.computed_steps / tr.useful_steps - 1
     assert tr.useful_steps == 2 * horizons.sum()
     assert 0 <= waste < 0.25, waste
@@ -85,8 +85,10 @@ def test_ranked_relu_paths_reproduce_dense_trajectories_in_float64(impl):
     """Both exact formulations (the CPU's search and scatter, the accelerators' count and one-hot)
     against the O(nd) dense path, over whole trajectories, below and above the transition."""
     lrs, seeds, horizons = [0.002, 0.02, 0.08], [0, 1, 0], [400, 200, 120]
-    runs = [run(make_model(ModelSpec(d=40, n=60, n_test=50, impl=name), jnp.float64), lrs, seeds, horizons, stride=7)
-            for name in (impl, "dense")]
+    runs = [
+        run(make_model(ModelSpec(d=40, n=60, n_test=50, impl=name), jnp.float64), lrs, seeds, horizons, stride=7)
+        for name in (impl, "dense")
+    ]
     fast, dense = runs
     for name in ("loss", "threshold", "sharpness"):
         np.testing.assert_allclose(getattr(fast, name), getattr(dense, name), rtol=1e-9, atol=1e-12, err_msg=name)
@@ -99,20 +101,20 @@ def test_results_do_not_depend_on_the_pool_size_among_small_pools():
     m = make_model(SMALL, jnp.float32)
     lrs = np.linspace(0.02, 0.6, 7)
     horizons = np.maximum(1, np.round(3 / lrs)).astype(int)
-    outs = [engine.run(m, lrs, np.arange(7) % 2, horizons, config=engine.EngineConfig(stride=3, max_slots=k))
-            for k in (1, 3, 7)]
+    outs = [
+        engine.run(m, lrs, np.arange(7) % 2, horizons, config=engine.EngineConfig(stride=3, max_slots=k))
+        for k in (1, 3, 7)
+    ]
     for other in outs[1:]:
         np.testing.assert_array_equal(outs[0].loss, other.loss)
         np.testing.assert_array_equal(outs[0].observables["final_bias"], other.observables["final_bias"])
 
 
 def test_automatic_stride_bounds_the_records_of_long_horizons():
-    from dynamics import budget
-
     for horizons in ([10, 1000], [833, 100_000], [10**9, 10**9], [3, 5 * 10**7]):
         stride = engine.default_stride(np.array(horizons))
         assert stride % 2 == 1 or stride == 1
-        assert budget.record_count(horizons, stride).max() <= engine.MAX_RECORDS, (horizons, stride)
+        assert engine.record_count(horizons, stride).max() <= engine.MAX_RECORDS, (horizons, stride)
     assert engine.default_stride(np.array([833, 100_000])) == 99  # short runs keep the old stride
 
 

@@ -2,14 +2,15 @@
 chunk. Each ends with one clear line, the finished chunks kept, and `--resume` finishing the run
 with the summary.csv of an undisturbed one, byte for byte. Writes fail by patching the chunk
 writer (a full disk is ENOSPC from write, whatever fills it)."""
+
 import errno
 from pathlib import Path
 
 import pytest
-
-import dynamics.checkpoint as checkpoint
-from dynamics.files import exclusive
 from test_bad_input_corpus import run
+
+import eos.results.chunks as chunks
+from eos.results.files import exclusive
 
 SWEEP = ["sweep", "--model", "mean", "--lr", "0.01:0.5:24", "--seeds", "2", "--time", "5", "--chunk", "8"]
 
@@ -24,7 +25,7 @@ def reference(tmp_path_factory):
 
 def failing_writes(monkeypatch, after: int, error: OSError):
     """Let `after` chunk writes through, then fail every one with `error`."""
-    real = checkpoint.write_npz
+    real = chunks.write_npz
     calls = []
 
     def write(path, **arrays):
@@ -33,11 +34,14 @@ def failing_writes(monkeypatch, after: int, error: OSError):
             raise OSError(error.errno, error.strerror, str(path))
         real(path, **arrays)
 
-    monkeypatch.setattr(checkpoint, "write_npz", write)
+    monkeypatch.setattr(chunks, "write_npz", write)
 
 
-@pytest.mark.parametrize("error", [OSError(errno.ENOSPC, "No space left on device"),
-                                   OSError(errno.EACCES, "Permission denied")], ids=["disk-full", "unwritable"])
+@pytest.mark.parametrize(
+    "error",
+    [OSError(errno.ENOSPC, "No space left on device"), OSError(errno.EACCES, "Permission denied")],
+    ids=["disk-full", "unwritable"],
+)
 def test_a_failing_disk_keeps_finished_chunks_and_resume_finishes(reference, tmp_path, monkeypatch, error):
     failing_writes(monkeypatch, 2, error)
     code, _, err = run([*SWEEP, "--out", "run"], tmp_path)

@@ -3,15 +3,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from robustness.lipschitz import load_mat_weights, lipsdp, spectral_product
+from eos.robustness.lipschitz import lipsdp, load_mat_weights, spectral_product
 
 REF = Path(__file__).resolve().parent / "data" / "lipsdp"
 
 
-@pytest.mark.parametrize("name,form,published", [
-    ("random_weights.mat", "neuron", 36.482), ("random_weights.mat", "layer", 39.839),
-    ("mnist_weights.mat", "neuron", 24.37),
-])
+@pytest.mark.parametrize(
+    "name,form,published",
+    [
+        ("random_weights.mat", "neuron", 36.482),
+        ("random_weights.mat", "layer", 39.839),
+        ("mnist_weights.mat", "neuron", 24.37),
+    ],
+)
 def test_lipsdp_reproduces_published_values(name, form, published):
     w = load_mat_weights(REF / name)
     res = lipsdp(w, form)

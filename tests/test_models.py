@@ -5,14 +5,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dynamics import theory
-from dynamics.data import sparse_coding
-from dynamics.models import ModelSpec, ReluParams, make_model, rank_coordinates, relu_sums_dense, relu_sums_ranked
-from dynamics.sharpness import dense_sharpness
+from eos.dynamics import theory
+from eos.dynamics.data import sparse_coding
+from eos.dynamics.models import ModelSpec, ReluParams, make_model, rank_coordinates, relu_sums_dense, relu_sums_ranked
+from eos.dynamics.sharpness import dense_sharpness
 
 
 def test_auto_picks_the_search_on_a_cpu_and_the_count_on_accelerators():
-    from dynamics.models import resolve_impl
+    from eos.dynamics.models import resolve_impl
 
     assert resolve_impl("auto", "cpu") == "sorted"
     assert resolve_impl("auto", "gpu") == resolve_impl("auto", "tpu") == "counted"
@@ -99,7 +99,7 @@ def test_scatter_free_tables_equal_the_scatter_tables():
 def test_mean_model_limit_below_the_transition_carries_sigma():
     """σ = 2, far below η*: gradient descent on the mean model ends at −(√(2π)/(8σ))(a⁺₀ + a⁻₀)²,
     half the σ = 1 formula (THEORY.md §1.3); the σ-less formula would be off by a factor 2."""
-    from dynamics import engine
+    from eos.dynamics import engine
 
     with jax.enable_x64(True):
         d, sigma = 50, 2.0

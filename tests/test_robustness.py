@@ -5,9 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from robustness import constructions, networks, theory
-from robustness.experiment import RobustnessConfig, fit_slope, load, run_robustness
-from robustness.lipschitz import lower_bound, two_layer_bracket
+from eos.robustness import constructions, networks, theory
+from eos.robustness.experiment import RobustnessConfig, fit_slope, load, run_robustness
+from eos.robustness.lipschitz import lower_bound, two_layer_bracket
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_param_count_is_the_number_of_trained_parameters():
 
 def test_fit_slope_recovers_a_power_law():
     p = np.array([10, 100, 1000, 10000.0])
-    fit = fit_slope(p, 3 * p ** -0.5, np.ones(4, bool))
+    fit = fit_slope(p, 3 * p**-0.5, np.ones(4, bool))
     assert abs(fit["slope"] + 0.5) < 1e-12 and fit["stderr"] < 1e-9
 
 

@@ -3,8 +3,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dynamics.models import ModelSpec, make_model
-from dynamics.sharpness import dense_sharpness, lanczos_top, sharpness
+from eos.dynamics.models import ModelSpec, make_model
+from eos.dynamics.sharpness import dense_sharpness, lanczos_top, sharpness
 
 SMALL = dict(d=6, n=12, width=5, n_test=10)
 
@@ -49,7 +49,7 @@ def test_lanczos_reports_nan_when_its_basis_cannot_be_trusted():
     orthogonality) fails the Rayleigh-quotient check: NaN, not a plausible number."""
     import jax.numpy as jnp
 
-    from dynamics.sharpness import lanczos_top
+    from eos.dynamics.sharpness import lanczos_top
 
     a = jnp.diag(jnp.arange(1.0, 9.0))
     skew = jnp.triu(jnp.ones((8, 8)), 1) * 3.0

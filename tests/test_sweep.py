@@ -1,21 +1,21 @@
 import json
 import math
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import jax.numpy as jnp
-
-from dynamics import SweepConfig, engine, load, run_sweep
-from dynamics.models import ModelSpec, make_model
+from eos.dynamics import SweepConfig, engine, load, run_sweep
+from eos.dynamics.models import ModelSpec, make_model
 
 
 @pytest.fixture(scope="module")
 def product_sweep():
     spec = ModelSpec(model="product", loss="logcosh", x0=1.0, y0=5.0)
     lrs = tuple(np.linspace(0.02, 0.2, 10))
-    return run_sweep(SweepConfig(spec=spec, lrs=lrs, seeds=1, time=30.0, refine=1, refine_points=3,
-                                 margin=0.02, x64=True))
+    return run_sweep(
+        SweepConfig(spec=spec, lrs=lrs, seeds=1, time=30.0, refine=1, refine_points=3, margin=0.02, x64=True)
+    )
 
 
 def test_product_sweep_locates_the_transition_near_its_prediction(product_sweep):
@@ -30,8 +30,20 @@ def test_product_sweep_locates_the_transition_near_its_prediction(product_sweep)
 
 def test_summary_keeps_predictions_and_measurements_in_separate_columns(product_sweep):
     s = product_sweep.summary
-    for col in ("lr", "seed", "steps", "diverged", "diverged_step", "dead", "final_loss",
-                "final_sharpness", "max_sharpness", "final_x", "final_y", "theory_final_sharpness"):
+    for col in (
+        "lr",
+        "seed",
+        "steps",
+        "diverged",
+        "diverged_step",
+        "dead",
+        "final_loss",
+        "final_sharpness",
+        "max_sharpness",
+        "final_x",
+        "final_y",
+        "theory_final_sharpness",
+    ):
         assert col in s, col
     above = s["lr"] > product_sweep.theory["threshold_lr"]["closed_form"] * 1.15
     assert above.sum() >= 5
@@ -75,21 +87,38 @@ def test_summary_csv_is_bit_identical_across_runs_and_chunk_sizes(tmp_path, impl
     spec = ModelSpec(d=20, n=200, n_test=100, impl=impl)
     texts = []
     for i, chunk in enumerate((1000, 1000, 64, 7)):
-        cfg = SweepConfig(spec=spec, lrs=tuple(np.linspace(0.01, 1.0, 32)), seeds=3, time=5.0, chunk=chunk,
-                          refine=1, refine_points=2, engine=engine.EngineConfig(pool=pool))
+        cfg = SweepConfig(
+            spec=spec,
+            lrs=tuple(np.linspace(0.01, 1.0, 32)),
+            seeds=3,
+            time=5.0,
+            chunk=chunk,
+            refine=1,
+            refine_points=2,
+            engine=engine.EngineConfig(pool=pool),
+        )
         texts.append((run_sweep(cfg).save(tmp_path / f"r{i}") / "summary.csv").read_bytes())
     assert all(t == texts[0] for t in texts[1:])
 
 
 def test_a_resumed_sweep_recomputes_only_missing_chunks_and_ends_identical(tmp_path):
-    from dynamics.checkpoint import ChunkStore
+    from eos.results.chunks import ChunkStore
 
-    cfg = SweepConfig(spec=ModelSpec(d=16, n=40, n_test=50), lrs=tuple(np.linspace(0.02, 0.5, 6)), seeds=2,
-                      time=3.0, chunk=4, refine=1, refine_points=2)
+    cfg = SweepConfig(
+        spec=ModelSpec(d=16, n=40, n_test=50),
+        lrs=tuple(np.linspace(0.02, 0.5, 6)),
+        seeds=2,
+        time=3.0,
+        chunk=4,
+        refine=1,
+        refine_points=2,
+    )
     store = ChunkStore(tmp_path / "chunks")
     whole = run_sweep(cfg, store=store)
     keys = store.keys()
-    assert keys[:3] == ["round0-chunk0000", "round0-chunk0001", "round0-chunk0002"] and whole.meta["resumed_chunks"] == 0
+    assert (
+        keys[:3] == ["round0-chunk0000", "round0-chunk0001", "round0-chunk0002"] and whole.meta["resumed_chunks"] == 0
+    )
     (tmp_path / "chunks" / f"{keys[1]}.npz").unlink()
     (tmp_path / "chunks" / f"{keys[-1]}.npz").unlink()
     (tmp_path / "chunks" / ".round0-chunk0001.partial-1.npz").write_bytes(b"torn")  # a write cut short
@@ -103,7 +132,7 @@ def test_a_resumed_sweep_recomputes_only_missing_chunks_and_ends_identical(tmp_p
 
 
 def test_status_column_flags_members_whose_numbers_are_not_measurements():
-    from dynamics.sweep import member_status
+    from eos.dynamics.sweep import member_status
 
     m = make_model(ModelSpec(model="product", loss="quadratic", x0=0.5, y0=2.0), jnp.float64)
     tr = engine.run(m, [0.1, 3.0], [0, 0], [200, 200], dtype=jnp.float64, config=engine.EngineConfig(stride=7))
@@ -115,7 +144,7 @@ def test_status_column_flags_members_whose_numbers_are_not_measurements():
 def test_float32_overflow_is_flagged_where_float64_is_not():
     """ℓ(xy) = (xy)²/2 from a large start: the loss overflows float32 (x y ≈ 1e20) at once but
     not float64, and the float32 member says so instead of reporting numbers."""
-    from dynamics.sweep import member_status
+    from eos.dynamics.sweep import member_status
 
     spec = ModelSpec(model="product", loss="quadratic", x0=1e10, y0=1e10)
     rows = {}

@@ -1,5 +1,6 @@
 """`eos sweep` as long runs meet it: killed, interrupted and resumed, sharded over four (forced) CPU
 devices or over two processes. Each must end with the summary.csv of one plain run, byte for byte."""
+
 import json
 import os
 import random
@@ -12,12 +13,28 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SWEEP = ["--lr", "0.01:1.0:32", "--seeds", "3", "--d", "20", "--n", "200", "--n-test", "200", "--time", "30",
-         "--chunk", "8", "--refine", "1"]  # 12 grid chunks, then one of refinement
+SWEEP = [
+    "--lr",
+    "0.01:1.0:32",
+    "--seeds",
+    "3",
+    "--d",
+    "20",
+    "--n",
+    "200",
+    "--n-test",
+    "200",
+    "--time",
+    "30",
+    "--chunk",
+    "8",
+    "--refine",
+    "1",
+]  # 12 grid chunks, then one of refinement
 
 
 def eos(*args):
-    return [sys.executable, "-c", "import cli; cli.main()", *args]
+    return [sys.executable, "-c", "from eos.cli import main; main()", *args]
 
 
 def environment(**extra):
@@ -59,8 +76,7 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_summary(r
     for attempt in range(3):
         started = (out / "sweep.json").exists()
         cmd = eos("sweep", "--resume", str(out)) if started else eos("sweep", *SWEEP, "--out", str(out))
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=environment(), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if attempt == 2:
             assert proc.wait(timeout=300) == 0, f"killed at {moments}"
             assert not (out / "chunks").exists() and not (out / "sweep.json").exists()
@@ -81,10 +97,16 @@ def test_a_signal_stops_cleanly_keeps_finished_chunks_and_says_how_to_resume(ref
     ref, _ = reference
     out = tmp_path / "run"
     # A child inherits an ignored SIGINT (background jobs of scripts have one); Ctrl-C's handler back.
-    cmd = [sys.executable, "-c", "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
-           "import cli; cli.main()", "sweep", *SWEEP, "--out", str(out)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    cmd = [
+        sys.executable,
+        "-c",
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); from eos.cli import main; main()",
+        "sweep",
+        *SWEEP,
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_chunks(proc, out, 2)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
@@ -118,10 +140,17 @@ def test_two_processes_through_jax_distributed_give_the_summary_of_one(reference
         s.bind(("localhost", 0))
         port = s.getsockname()[1]
     out = tmp_path / "run"
-    procs = [subprocess.Popen(eos("sweep", *SWEEP, "--distributed", "--out", str(out)), cwd=ROOT,
-                              env=environment(JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES="2",
-                                              JAX_PROCESS_ID=str(i)),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            eos("sweep", *SWEEP, "--distributed", "--out", str(out)),
+            cwd=ROOT,
+            env=environment(JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES="2", JAX_PROCESS_ID=str(i)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     for p in procs:
         _, err = p.communicate(timeout=600)
         assert p.returncode == 0, err

@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 
-from dynamics import transition
+from eos.dynamics import transition
 
 
 def test_departure_bracket_and_estimate_on_a_synthetic_sweep():

@@ -1,4 +1,5 @@
 """Properties of Part 2 (docs/THEORY.md): concentration, bracket order, the certified bound."""
+
 import itertools
 import math
 import os
@@ -11,10 +12,10 @@ from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 from scipy.stats import beta
 
-from robustness import networks, theory
-from robustness.experiment import RobustnessConfig, run_robustness
-from robustness.floor import fit_floor
-from robustness.lipschitz import lipsdp, lipsdp_two_layer, lower_bound, path_norm, spectral_product
+from eos.robustness import networks, theory
+from eos.robustness.experiment import RobustnessConfig, run_robustness
+from eos.robustness.floor import fit_floor
+from eos.robustness.lipschitz import lipsdp, lipsdp_two_layer, lower_bound, path_norm, spectral_product
 
 F64 = jnp.float64
 SCALE = 20 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else 1
@@ -25,10 +26,12 @@ def random_net(seed, d, k, bias_scale=0.5, spread=0.0) -> networks.TwoLayer:
     rng = np.random.default_rng(seed)
     unit = 10.0 ** rng.uniform(-spread / 2, spread / 2, size=(k, 1))
     layer = 10.0 ** rng.uniform(-spread / 2, spread / 2)
-    return networks.TwoLayer(jnp.asarray(rng.normal(size=(k, d)) * unit * layer),
-                             jnp.asarray(bias_scale * rng.normal(size=k) * unit[:, 0] * layer),
-                             jnp.asarray(rng.normal(size=k) / math.sqrt(k) / unit[:, 0] ** rng.uniform(0, 2)),
-                             jnp.asarray(rng.normal()))
+    return networks.TwoLayer(
+        jnp.asarray(rng.normal(size=(k, d)) * unit * layer),
+        jnp.asarray(bias_scale * rng.normal(size=k) * unit[:, 0] * layer),
+        jnp.asarray(rng.normal(size=k) / math.sqrt(k) / unit[:, 0] ** rng.uniform(0, 2)),
+        jnp.asarray(rng.normal()),
+    )
 
 
 def clopper_pearson_lower(k: int, n: int, alpha: float) -> float:
@@ -72,12 +75,12 @@ def exact_lipschitz(p: networks.TwoLayer) -> float:
     points = [np.zeros(2) + 1e3 * np.array([math.cos(t), math.sin(t)]) for t in np.linspace(0, 2 * math.pi, 64)]
     for i, j in itertools.combinations(range(len(w)), 2):
         v = np.linalg.solve(w[[i, j]], -b[[i, j]])
-        others = [l for l in range(len(w)) if l not in (i, j)]
-        dist = min([abs(w[l] @ v + b[l]) / np.linalg.norm(w[l]) for l in others], default=1.0)
+        others = [m for m in range(len(w)) if m not in (i, j)]
+        dist = min([abs(w[m] @ v + b[m]) / np.linalg.norm(w[m]) for m in others], default=1.0)
         delta = 0.1 * min(dist, 1.0)
         points += [v + delta * (s1 * normals[i] + s2 * normals[j]) / 2 for s1 in (-1, 1) for s2 in (-1, 1)]
-    for l in range(len(w)):  # the two sides of each line, for arrangements with a single line
-        points += [-b[l] * w[l] / (w[l] @ w[l]) + s * 1e-3 * normals[l] for s in (-1, 1)]
+    for m in range(len(w)):  # the two sides of each line, for arrangements with a single line
+        points += [-b[m] * w[m] / (w[m] @ w[m]) + s * 1e-3 * normals[m] for s in (-1, 1)]
     return float(max(np.linalg.norm(grad(x)) for x in points))
 
 
@@ -123,8 +126,14 @@ def exact_lipschitz_independent(w: np.ndarray, a: np.ndarray) -> float:
     return max(np.linalg.norm((np.array(s) * coef) @ rays) for s in itertools.product([0, 1], repeat=len(rays)))
 
 
-@given(seed=st.integers(0, 10**6), k=st.integers(1, 6), extra=st.integers(0, 3), spread=st.floats(0.0, 6.0),
-       duplicates=st.integers(0, 2), zeros=st.integers(0, 1))
+@given(
+    seed=st.integers(0, 10**6),
+    k=st.integers(1, 6),
+    extra=st.integers(0, 3),
+    spread=st.floats(0.0, 6.0),
+    duplicates=st.integers(0, 2),
+    zeros=st.integers(0, 1),
+)
 @settings(max_examples=40 * SCALE)
 def test_lipsdp_certifies_unbalanced_networks_against_exact_constants(seed, k, extra, spread, duplicates, zeros):
     """exact Lip ≤ LipSDP-Neuron ≤ LipSDP-Layer ≤ ‖a‖‖W‖, for weights whose units and layers span
@@ -146,8 +155,17 @@ def test_lipsdp_certifies_unbalanced_networks_against_exact_constants(seed, k, e
     s = 10.0 ** rng.uniform(-spread / 2, spread / 2, size=len(a))
     rescaled = lipsdp([w * s[:, None], (a / s)[None]], "neuron")
     first_order = {form: lipsdp_two_layer(w, a, form) for form in ("neuron", "layer")}
-    info = dict(seed=seed, k=k, d=d, spread=spread, exact=exact, neuron=neuron, layer=layer, rescaled=rescaled,
-                first_order=first_order)
+    info = dict(
+        seed=seed,
+        k=k,
+        d=d,
+        spread=spread,
+        exact=exact,
+        neuron=neuron,
+        layer=layer,
+        rescaled=rescaled,
+        first_order=first_order,
+    )
     assert neuron.ok and layer.ok and rescaled.ok, info
     assert first_order["neuron"].ok and first_order["layer"].ok, info
     # The first-order solver reaches the same optimum, and its dual value brackets it from below.
@@ -161,8 +179,15 @@ def test_lipsdp_certifies_unbalanced_networks_against_exact_constants(seed, k, e
     assert abs(rescaled.bound - neuron.bound) <= 1e-4 * neuron.bound, info
 
 
-args = dict(n=st.integers(10, 10**7), d=st.integers(1, 10**4), p=st.integers(1, 10**7),
-            eps=st.floats(0.01, 1.0), delta=st.floats(1e-6, 0.5), W=st.floats(1.0, 1e4), J=st.floats(1.0, 1e4))
+args = dict(
+    n=st.integers(10, 10**7),
+    d=st.integers(1, 10**4),
+    p=st.integers(1, 10**7),
+    eps=st.floats(0.01, 1.0),
+    delta=st.floats(1e-6, 0.5),
+    W=st.floats(1.0, 1e4),
+    J=st.floats(1.0, 1e4),
+)
 
 
 @given(**args, which=st.sampled_from(["n", "d", "eps", "p", "W", "J", "delta"]), factor=st.floats(1.01, 10.0))
@@ -186,8 +211,12 @@ def test_certified_bound_is_monotone_and_below_the_law(n, d, p, eps, delta, W, J
 
 
 @example(n=20, d=2, widths=[3], eps=0.5)  # a masked unit once made the path-norm gradient 0/0
-@given(n=st.integers(20, 60), d=st.integers(2, 6),
-       widths=st.lists(st.integers(1, 24), min_size=1, max_size=3, unique=True), eps=st.floats(0.1, 0.6))
+@given(
+    n=st.integers(20, 60),
+    d=st.integers(2, 6),
+    widths=st.lists(st.integers(1, 24), min_size=1, max_size=3, unique=True),
+    eps=st.floats(0.1, 0.6),
+)
 @settings(max_examples=3 * SCALE, phases=[Phase.explicit, Phase.reuse, Phase.generate])  # training is slow to shrink
 def test_trained_fits_respect_the_data_floor_and_their_brackets_are_ordered(n, d, widths, eps):
     """A network that fits below the noise level has Lip ≥ the data's floor, so its certified
@@ -208,7 +237,7 @@ def test_the_data_floor_lies_below_the_lipschitz_constant_of_a_known_fit(seed, n
     """α·f for the RBF interpolant f (Lip known exactly) has MSE (1 − α)² on ±1 labels, so its
     Lipschitz constant α·Lip(f) must be at least the floor for that budget; the floor falls as
     the budget grows."""
-    from robustness import constructions
+    from eos.robustness import constructions
 
     with jax.enable_x64(True):
         x = jax.random.normal(jax.random.key(seed), (n, d), F64) / math.sqrt(d)
@@ -222,8 +251,14 @@ def test_the_data_floor_lies_below_the_lipschitz_constant_of_a_known_fit(seed, n
     assert fit_floor(np.asarray(x), np.asarray(y), budget + 0.1) <= floor + 1e-12, info
 
 
-@pytest.mark.parametrize("n,d,p,eps,delta,W,J", [
-    (10**6, 100, 1000, 0.5, 0.01, 10.0, 10.0), (5000, 50, 20_000, 0.9, 0.1, 3.0, 2.0), (10**8, 10, 10, 0.2, 1e-4, 100.0, 1.0)])
+@pytest.mark.parametrize(
+    "n,d,p,eps,delta,W,J",
+    [
+        (10**6, 100, 1000, 0.5, 0.01, 10.0, 10.0),
+        (5000, 50, 20_000, 0.9, 0.1, 3.0, 2.0),
+        (10**8, 10, 10, 0.2, 1e-4, 100.0, 1.0),
+    ],
+)
 def test_certified_bound_matches_theorem_3_as_stated(n, d, p, eps, delta, W, J):
     """ε/(2⁹√c) · √(nd/(p·log(60WJ/ε) + log(4/δ))), written out again from [BS] Theorem 3 (c = 1)."""
     stated = (eps / 512.0) * (n * d / (p * math.log(60.0 * W * J / eps) + math.log(4.0 / delta))) ** 0.5

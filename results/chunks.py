@@ -7,6 +7,7 @@ or none of it; leftovers of interrupted writes are ignored and swept away. A chu
 cannot be read back (truncated or corrupted on disk) is set aside as `.corrupt-KEY.npz`,
 named in `discarded`, and computed again.
 """
+
 from __future__ import annotations
 
 import zipfile

@@ -1,77 +1,23 @@
-"""Models as data: each is a record of pure functions that the generic engine runs.
+"""relu: the network of [AB] eq. (2), a⁻ Σ_i ReLU(−x_i + b) + a⁺ Σ_i ReLU(x_i + b), logistic loss.
 
-A model knows how to sample its data for one seed, initialise its parameters,
-evaluate its training loss, and read off the quantities the experiment is about.
-The engine never looks inside params or data; a new model is a new record.
-
-Models (THEORY.md Part 1):
-  relu     [AB] eq. (2): f(x) = a⁻ Σ_i ReLU(−x_i + b) + a⁺ Σ_i ReLU(x_i + b), logistic loss.
-  mlp      f(x) = Σ_j a_j ReLU(w_j·x + b_j), width m, every parameter trained.
-  mean     L = ℓ_sym((a⁺ + a⁻) d σ g(b/σ)), the noise average of `relu` (§1.3).
-  product  L = ℓ(x·y), the two-variable reduction of §1.4.
+THEORY.md Part 1. The loss is exact in O(n) a step: all n·d training coordinates are ranked once
+(`rank_coordinates`), then each step reads one block per threshold (`relu_sums_ranked`);
+`impl dense` is the O(n d) reference.
 """
+
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import ndtr
 
-from .data import sparse_coding
-from .losses import LOSSES, get_loss, logistic
+from .. import theory
+from ..data import accuracy, sparse_coding
+from ..losses import logistic
+from ..model import Model, ModelSpec, Theory
 
-
-class Model(NamedTuple):
-    name: str
-    sample: Callable  # key -> (train, test): one seed's data pytrees
-    init: Callable  # (key, train) -> params pytree
-    loss: Callable  # (params, train) -> scalar training loss
-    threshold: Callable  # params -> scalar: b for relu/mean, mean b for mlp, y for product
-    observables: Callable  # (params, test) -> dict of scalars, the final-state columns
-    dead: Callable  # (params, train) -> bool: every ReLU unit inactive on the training data
-    trace: Callable | None = None  # params -> small vector recorded along trajectories (e.g. (x, y))
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything that defines a model and its data; one sweep has one spec."""
-
-    model: str = "relu"
-    d: int = 20  # input dimension
-    n: int = 200  # training samples
-    lam: float = 3.0  # signal strength λ
-    sigma: float = 1.0  # noise level σ
-    n_test: int = 2000  # test samples
-    width: int = 64  # mlp hidden units
-    loss: str = "logcosh"  # product-model loss
-    x0: float = 0.5  # product-model start
-    y0: float = 2.0
-    impl: str = "auto"  # relu: sorted | counted (both exact, O(n) a step) | dense (O(n d) reference) | auto
-
-    def __post_init__(self):
-        if self.model not in MODELS:
-            raise ValueError(f"unknown model {self.model!r} (choose from {', '.join(MODELS)})")
-        for name in ("d", "n", "n_test", "width"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("lam", "sigma", "x0", "y0"):
-            if not math.isfinite(getattr(self, name)):
-                raise ValueError(f"{name} must be finite, got {getattr(self, name)!r}")
-        if self.sigma <= 0:
-            raise ValueError(f"sigma must be positive, got {self.sigma!r}")
-        get_loss(self.loss)
-        if self.impl not in IMPLS:
-            raise ValueError(f"unknown relu implementation {self.impl!r} (choose from {', '.join(IMPLS)})")
-        if self.model == "relu" and self.impl != "dense" and self.n * self.d + 2 * RANK_BLOCK > 2**31 - 1:
-            raise ValueError(f"n·d = {self.n * self.d} coordinates exceed the int32 indices of the sorted relu path "
-                             f"(at most {2**31 - 1 - 2 * RANK_BLOCK}); use smaller n, d or impl dense")
-
-
-# --- the network of [AB] ------------------------------------------------------------
 
 class ReluParams(NamedTuple):
     a_neg: jax.Array
@@ -115,15 +61,6 @@ def resolve_impl(impl: str, backend: str | None = None) -> str:
     return "sorted" if (backend or jax.default_backend()) == "cpu" else "counted"
 
 
-def sparse_coding_split(key, spec: ModelSpec, dtype):
-    return sparse_coding(key, spec.d, spec.n, spec.lam, spec.sigma, spec.n_test, dtype)
-
-
-def accuracy(output, y):
-    """Fraction of correct signs; an output of exactly 0 (no unit active) scores ½, a coin flip."""
-    return jnp.mean(jnp.where(output == 0, 0.5, jnp.sign(output) == y))
-
-
 def relu_sums_dense(x, b):
     """(Σ_i ReLU(−x_i + b), Σ_i ReLU(x_i + b)) for each row of x (n, d)."""
     return jnp.sum(jax.nn.relu(b - x), -1), jnp.sum(jax.nn.relu(x + b), -1)
@@ -153,9 +90,15 @@ def rank_coordinates(x, y, block: int = RANK_BLOCK, scatter_free: bool = False) 
             per_block = jax.ops.segment_sum(values, cell, blocks * n).reshape(blocks, n)
         return jnp.concatenate([jnp.zeros((1, n), x.dtype), jnp.cumsum(per_block, axis=0)])
 
-    return RankedCoordinates(v[block - 1: blocks * block: block], v, owner,
-                             cumulative(jnp.ones_like(v[: blocks * block])), cumulative(v[: blocks * block]),
-                             jnp.sum(x, axis=-1), y)
+    return RankedCoordinates(
+        v[block - 1 : blocks * block : block],
+        v,
+        owner,
+        cumulative(jnp.ones_like(v[: blocks * block])),
+        cumulative(v[: blocks * block]),
+        jnp.sum(x, axis=-1),
+        y,
+    )
 
 
 def _read_block(r: RankedCoordinates, c, t, strict: bool):
@@ -210,8 +153,33 @@ def _relu_output(p: ReluParams, x):
     return p.a_neg * neg + p.a_pos * pos
 
 
-def relu(spec: ModelSpec, dtype=jnp.float32) -> Model:
+def sparse_coding_split(key, spec: ModelSpec, dtype):
+    return sparse_coding(key, spec.d, spec.n, spec.lam, spec.sigma, spec.n_test, dtype)
+
+
+def mean_model_theory(spec: ModelSpec) -> Theory:
+    """η* = 8π/(σ²d²) and the mean model's final bias, below η* (set by the seed's init) and above."""
+    eta = theory.threshold_lr_closed_form(spec.d, spec.sigma)
+
+    def below(p):
+        return theory.mean_bias_below(spec.d, p.a_neg, p.a_pos, spec.sigma)
+
+    def columns(lr, p):
+        bias = below(p) if lr <= eta else theory.mean_bias_above(spec.d, lr, spec.sigma)
+        return {"theory_mean_model_final_bias": bias}
+
+    return Theory(eta, "8π/(σ²d²)", per_seed=lambda p: {"mean_model_bias_below": below(p)}, columns=columns)
+
+
+def make(spec: ModelSpec, dtype=jnp.float32) -> Model:
     d = spec.d
+    if spec.impl not in IMPLS:
+        raise ValueError(f"unknown relu implementation {spec.impl!r} (choose from {', '.join(IMPLS)})")
+    if spec.impl != "dense" and spec.n * spec.d + 2 * RANK_BLOCK > 2**31 - 1:
+        raise ValueError(
+            f"n·d = {spec.n * spec.d} coordinates exceed the int32 indices of the sorted relu path "
+            f"(at most {2**31 - 1 - 2 * RANK_BLOCK}); use smaller n, d or impl dense"
+        )
 
     def sample_sorted(key):
         train, test = sparse_coding_split(key, spec, dtype)
@@ -235,6 +203,7 @@ def relu(spec: ModelSpec, dtype=jnp.float32) -> Model:
 
         sample = sample_sorted
     else:
+
         def loss(p, data):
             return jnp.mean(logistic(data.y * _relu_output(p, data.x)))
 
@@ -247,88 +216,7 @@ def relu(spec: ModelSpec, dtype=jnp.float32) -> Model:
         acc = accuracy(_relu_output(p, test.x), test.y)
         return {"final_bias": p.b, "test_acc": acc}
 
-    return Model("relu", sample, init, loss, lambda p: p.b, observables, dead)
-
-
-# --- a general two-layer network ----------------------------------------------------
-
-class MLPParams(NamedTuple):
-    w: jax.Array  # (m, d)
-    b: jax.Array  # (m,)
-    a: jax.Array  # (m,)
-
-
-def _mlp_output(p: MLPParams, x):
-    return jax.nn.relu(x @ p.w.T + p.b) @ p.a
-
-
-def mlp(spec: ModelSpec, dtype=jnp.float32) -> Model:
-    """Init w_j ~ N(0, I/d), b = 0, a_j ~ N(0, 1/m): unit-norm rows and the output scale of `relu`."""
-    d, m = spec.d, spec.width
-
-    def init(key, data):
-        k_w, k_a = jax.random.split(key)
-        w = jax.random.normal(k_w, (m, d), dtype) / math.sqrt(d)
-        a = jax.random.normal(k_a, (m,), dtype) / math.sqrt(m)
-        return MLPParams(w, jnp.zeros((m,), dtype), a)
-
-    def loss(p, data):
-        return jnp.mean(logistic(data.y * _mlp_output(p, data.x)))
-
-    def observables(p, test):
-        acc = accuracy(_mlp_output(p, test.x), test.y)
-        return {"final_bias": jnp.mean(p.b), "test_acc": acc, "neg_bias_frac": jnp.mean(p.b < 0)}
-
-    def dead(p, data):
-        return jnp.all(data.x @ p.w.T + p.b <= 0)
-
-    return Model("mlp", lambda key: sparse_coding_split(key, spec, dtype), init, loss, lambda p: jnp.mean(p.b), observables, dead)
-
-
-# --- the mean model -------------------------------------------------------------------
-
-def gaussian_relu_mean(b):
-    """g(b) = E ReLU(z + b) = φ(b) + b Φ(b) for z ~ N(0, 1)."""
-    return jnp.exp(-0.5 * b * b) / math.sqrt(2 * math.pi) + b * ndtr(b)
-
-
-def mean(spec: ModelSpec, dtype=jnp.float32) -> Model:
-    """L(a⁻, a⁺, b) = ℓ_sym((a⁺ + a⁻) d σ g(b/σ)), ℓ_sym(s) = log(2 cosh(s/2)) (THEORY.md §1.3)."""
-    d, sigma = spec.d, spec.sigma
-    sym_logistic = LOSSES["logistic"].value
-
-    def init(key, data):
-        a = jax.random.normal(key, (2,), dtype) * math.sqrt(1.0 / (2 * d))
-        return ReluParams(a[0], a[1], jnp.zeros((), dtype))
-
-    def loss(p, data):
-        return sym_logistic((p.a_neg + p.a_pos) * d * sigma * gaussian_relu_mean(p.b / sigma))
-
-    return Model("mean", lambda key: ((), ()), init, loss, lambda p: p.b,
-                 lambda p, data: {"final_bias": p.b}, lambda p, data: jnp.asarray(False))
-
-
-# --- the product model ----------------------------------------------------------------
-
-class ProductParams(NamedTuple):
-    x: jax.Array
-    y: jax.Array
-
-
-def product(spec: ModelSpec, dtype=jnp.float32) -> Model:
-    """GD on ℓ(x·y) from the fixed start (x₀, y₀); every seed starts there."""
-    value = get_loss(spec.loss).value
-
-    def init(key, data):
-        return ProductParams(jnp.asarray(spec.x0, dtype), jnp.asarray(spec.y0, dtype))
-
-    return Model("product", lambda key: ((), ()), init, lambda p, data: value(p.x * p.y), lambda p: p.y,
-                 lambda p, data: {"final_x": p.x, "final_y": p.y}, lambda p, data: jnp.asarray(False),
-                 lambda p: jnp.stack([p.x, p.y]))
-
-
-MODELS = {"relu": relu, "mlp": mlp, "mean": mean, "product": product}
-
-
-def make_model(spec: ModelSpec, dtype=jnp.float32) -> Model:
-    return MODELS[spec.model](spec, dtype)
+    # The mean model's predictions are shown for the network too, labelled as the mean model's.
+    return Model(
+        "relu", sample, init, loss, lambda p: p.b, observables, dead, theory=mean_model_theory(spec), symbol="b"
+    )

@@ -1,4 +1,5 @@
 """Result files a scientist can open without this package: CSV, JSON, written atomically."""
+
 from __future__ import annotations
 
 import csv
@@ -6,9 +7,9 @@ import json
 import math
 import os
 import shutil
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

@@ -4,6 +4,7 @@ A sweep that cannot fit should say so in one line before it computes anything, r
 be killed by the kernel an hour in. Estimates come from shapes alone (jax.eval_shape: nothing
 is allocated), so they hold for any model record, a user's own included.
 """
+
 from __future__ import annotations
 
 import math
@@ -11,7 +12,6 @@ import os
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 INT32_MAX = 2**31 - 1
 
@@ -50,22 +50,7 @@ def require(estimates: dict[str, int], what: str, fraction: float = 0.8) -> None
     free = available_bytes()
     if total > fraction * free:
         parts = ", ".join(f"{k} {human(v)}" for k, v in sorted(estimates.items(), key=lambda kv: -kv[1])[:3])
-        raise ValueError(f"{what} would hold about {human(total)} ({parts}) against {human(free)} of free memory; "
-                         f"choose smaller sizes")
-
-
-def shapes_of(model, dtype=None):
-    """(train, test, params) as ShapeDtypeStructs for one seed of `model`, or ValueError when the
-    sizes overflow the index arithmetic while tracing."""
-    key = jax.random.key(0)
-    try:
-        train, test = jax.eval_shape(model.sample, key)
-        params = jax.eval_shape(model.init, key, train)
-    except OverflowError as e:
-        raise ValueError(f"the model's sizes overflow its index arithmetic ({e})") from None
-    return train, test, params
-
-
-def record_count(horizons, stride: int) -> np.ndarray:
-    """Records per member: steps 0, stride, 2·stride, … and the horizon."""
-    return -(-np.asarray(horizons, np.int64) // stride) + 1
+        raise ValueError(
+            f"{what} would hold about {human(total)} ({parts}) against {human(free)} of free memory; "
+            f"choose smaller sizes"
+        )

@@ -1,0 +1,32 @@
+"""The built-in models, one module each; every module defines `make(spec, dtype) -> Model`.
+
+A new module here is a new model: `eos sweep --model NAME` finds it by its file name.
+"""
+
+from ..model import Model, ModelSpec, Theory, find_model, make_model
+from .relu import (
+    IMPLS,
+    RANK_BLOCK,
+    RankedCoordinates,
+    ReluParams,
+    rank_coordinates,
+    relu_sums_dense,
+    relu_sums_ranked,
+    resolve_impl,
+)
+
+__all__ = [
+    "IMPLS",
+    "RANK_BLOCK",
+    "Model",
+    "ModelSpec",
+    "RankedCoordinates",
+    "ReluParams",
+    "Theory",
+    "find_model",
+    "make_model",
+    "rank_coordinates",
+    "relu_sums_dense",
+    "relu_sums_ranked",
+    "resolve_impl",
+]
