@@ -548,6 +548,7 @@ def _find_or_run(name: str, config, runs_dir: Path, extra: list[Path]):
 
 
 def report_sweep(result) -> None:
+    from eos.dynamics import regime
     from eos.dynamics.model import make_model
 
     s, model = result.summary, make_model(result.config.spec)
@@ -556,26 +557,45 @@ def report_sweep(result) -> None:
     rows = _table_rows(lrs, result.transition)
     accuracy = "test_acc" in s  # models without test data have no such column
     typer.echo(
-        f"{'η':>10} {'final ' + model.symbol:>9}{' test acc' if accuracy else ''} {'max λ·η/2':>10} "
-        f"{'diverged':>8} {'dead':>5}"
+        f"{'η':>10} {'final ' + model.symbol:>9}{' test acc' if accuracy else ''} {'held λη/2':>9} {'max λη/2':>9} "
+        f"{'regime':<18} {'diverged':>8} {'dead':>4}"
     )
     for x in rows:
         m = grid & (s["lr"] == x)
         acc = f" {np.mean(s['test_acc'][m]):>8.3f}" if accuracy else ""
+        names, counts = np.unique(s["regime"][m], return_counts=True)
         typer.echo(
-            f"{x:>10.4g} {np.median(s['final_threshold'][m]):>9.4f}{acc} "
-            f"{np.median(s['edge_ratio'][m]):>10.3f} {int(s['diverged'][m].sum()):>4d}/{m.sum():<3d} "
-            f"{int(s['dead'][m].sum()):>5d}"
+            f"{x:>10.4g} {np.median(s['final_threshold'][m]):>9.4f}{acc} {np.median(s['edge_ratio'][m]):>9.3f} "
+            f"{np.median(s['edge_ratio_max'][m]):>9.3f} {names[np.argmax(counts)]:<18} "
+            f"{int(s['diverged'][m].sum()):>4d}/{m.sum():<3d} {int(s['dead'][m].sum()):>4d}"
         )
     typer.echo(
-        f"({len(rows)} of {len(lrs)} grid step sizes shown, medians over seeds; all {len(s['lr'])} runs in summary.csv)"
+        f"({len(rows)} of {len(lrs)} grid step sizes shown, medians over seeds; held λη/2: the level the sharpness "
+        f"holds for 10 % of the run after the transient, ≈ 1 at the edge of stability; all {len(s['lr'])} runs in "
+        f"summary.csv)"
     )
+    spans = regime.ranges(s["lr"][grid], s["regime"][grid])
+    typer.echo("regimes: " + ";  ".join(f"{regime.LABELS[n]} {_span(a, b)}" for n, a, b, _ in spans))
+    if any(n == "silent" for n, *_ in spans):
+        typer.echo(
+            f"  (silent: test accuracy ≤ {regime.SILENT}, a coin flip: b is so negative that no unit fires "
+            f"on fresh inputs)"
+        )
     dep, eos = result.transition["departure"], result.transition["eos"]
     th = result.theory["threshold_lr"]
+    typer.echo(f"located η* (final {model.symbol} leaves its small-η trend) = {_fmt(dep)}")
+    brackets = [p["departure"] for p in result.transition["per_seed"] if p["departure"]["status"] == "bracketed"]
+    if brackets:
+        typer.echo("  per-seed brackets: " + ", ".join(f"{b['lo']:.4g}–{b['hi']:.4g}" for b in brackets))
+    if dep.get("coarse"):
+        typer.echo(
+            f"  the grid is too coarse to place η* within 20 % (a bracket wider than that, or under two points "
+            f"of trend below it): rerun with --refine 2, or a finer --lr around {dep['median']:.3g}"
+        )
+    typer.echo(f"sharpness held at 2/η (edge of stability) from η = {_fmt(eos)}")
     predicted = [f"2/max λ along gradient flow {th['gradient_flow_peak']['median']:.4g}"]
     if "closed_form" in th:
         predicted.insert(0, f"{model.theory.formula} {th['closed_form']:.4g}")
-    typer.echo(f"located η* (final {model.symbol} departs) = {_fmt(dep)};  sharpness reached 2/η from η = {_fmt(eos)}")
     typer.echo(f"predicted η*: {';  '.join(predicted)}")
     typer.echo(
         f"diagnostic, not a prediction of η*: 2/λ of the initial Hessian {th['initial_hessian']['median']:.4g} "
@@ -591,6 +611,10 @@ def report_sweep(result) -> None:
         f"wasted member-steps: {100 * result.meta['engine']['wasted_fraction']:.1f}% of "
         f"{result.meta['engine']['useful_steps']} useful"
     )
+
+
+def _span(lo: float, hi: float) -> str:
+    return f"η = {lo:.3g}" if lo == hi else f"η = {lo:.3g}–{hi:.3g}"
 
 
 def _fmt(summary: dict) -> str:

@@ -31,7 +31,7 @@ from eos.results.chunks import ChunkStore
 from eos.results.files import read_csv, read_json, replace_whole, write_atomically, write_csv, write_json, write_npz
 from eos.results.provenance import provenance
 
-from . import engine, transition
+from . import engine, regime, transition
 from .model import ModelSpec, make_model
 
 
@@ -192,6 +192,7 @@ def run_sweep(
     trajectories = {k: v[order] for k, v in trajectories.items()}
     located = _locate(summary, config)
     summary["departed"] = _departed_column(summary, config.margin)
+    summary["regime"] = regime.classify(summary, summary["departed"])
     theory_block = _theory(model, summary, trajectories, initial)
     _add_theory_columns(model, summary, initial)
     meta = provenance("float64" if config.x64 else "float32", time.perf_counter() - start)
@@ -306,7 +307,8 @@ def _chunk_arrays(tr: engine.Trajectories, lrs, seeds, round_index, horizons) ->
         "initial_sharpness": tr.initial_sharpness[np.searchsorted(np.unique(seeds), seeds)],
         "final_threshold": tr.threshold[rows, last],
     }
-    summary["edge_ratio"] = summary["max_sharpness"] * summary["lr"] / 2.0
+    summary["edge_ratio"] = _sustained_ratio(tr, horizons, summary["lr"])
+    summary["edge_ratio_max"] = summary["max_sharpness"] * summary["lr"] / 2.0
     summary["status"] = member_status(tr)
     summary.update(tr.observables)
     arrays = {f"summary/{k}": np.asarray(v) for k, v in summary.items()}
@@ -315,6 +317,26 @@ def _chunk_arrays(tr: engine.Trajectories, lrs, seeds, round_index, horizons) ->
     for i, leaf in enumerate(jax.tree_util.tree_leaves(tr.initial_params)):
         arrays[f"initial/params/{i}"] = np.asarray(leaf)
     return arrays
+
+
+TRANSIENT = 0.05  # the first 5 % of a run's steps: a⁺ + a⁻ relaxes, the sharpness climbs
+STRETCH = 0.10  # a level held for 10 % of the steps is sustained, not a passing peak
+
+
+def _sustained_ratio(tr: engine.Trajectories, horizons, lrs) -> np.ndarray:
+    """Per member, the highest level L that sharpness·η/2 stays at or above for a whole stretch of
+    STRETCH·T steps after the first TRANSIENT·T (the best such window's minimum); NaN where the run
+    has no such stretch (it diverged early, or records too sparsely). EoS reads L ≈ 1."""
+    out = np.full(len(lrs), np.nan)
+    for m, (horizon, lr) in enumerate(zip(np.asarray(horizons), np.asarray(lrs))):
+        recorded = tr.step[m] >= 0
+        stride = max(1, int(tr.step[m][1])) if recorded.sum() > 1 else 1
+        window = int(STRETCH * horizon // stride) + 1  # records spanning STRETCH·T steps
+        after = tr.sharpness[m][recorded & (tr.step[m] >= TRANSIENT * horizon)] * lr / 2.0
+        if 1 <= window <= len(after):
+            levels = np.lib.stride_tricks.sliding_window_view(after, window).min(axis=1)  # NaN-aware below
+            out[m] = np.nanmax(levels) if np.isfinite(levels).any() else np.nan
+    return out
 
 
 def member_status(tr: engine.Trajectories) -> np.ndarray:
@@ -380,7 +402,7 @@ def _concat(parts):
 
 def _locate(summary, config):
     return transition.locate(
-        summary["lr"], summary["seed"], summary["final_threshold"], summary["max_sharpness"], config.margin
+        summary["lr"], summary["seed"], summary["final_threshold"], summary["edge_ratio"], config.margin
     )
 
 

@@ -1,15 +1,18 @@
 """Locating the critical step size η* in a sweep, one seed at a time.
 
-Criterion ("departure"): the threshold variable at the end of training (b for relu
-and mean, the mean bias for mlp, y for product) departs from its gradient-flow value
-by more than margin · max(1, |gradient-flow value|). The gradient-flow value is the
-one reached at the seed's smallest step size; with a fixed total time (T·η constant)
-gradient descent below η* tracks gradient flow, so that value does not depend on η.
-η* is bracketed by the last grid point before the first departure and that point;
-the estimate is the geometric mean of the bracket.
+Criterion ("departure"): a change of regime, not a drift. Below η*, at a fixed total time
+T·η, gradient descent tracks gradient flow and the final threshold variable (b for relu and
+mean, the mean bias for mlp, y for product) depends on η only through the O(η) error of a
+finite step: a smooth trend. Walking up the seed's grid, each final value is compared with
+the straight line through the (up to TREND_POINTS) values before it that are still on the
+trend; the first that leaves it by more than margin · max(1, |value at the smallest η|)
+marks η*. η* is bracketed by that grid point and the one before; the estimate is the
+geometric mean of the bracket. With fewer than two points before the departure the trend is
+a constant, and the report says the grid is too coarse below η* to tell a drift from a change.
 
-A second, independent criterion ("eos") reports the smallest η whose measured
-sharpness reached 2/η at some record (max sharpness · η/2 ≥ 1).
+A second, independent criterion ("eos") reports the smallest η whose run sits at the edge of
+stability after the initial transient: sharpness·η/2 holds at EOS_LEVEL or above for a sustained
+stretch (`edge_ratio`, sweep.py), not just at a passing peak (`edge_ratio_max`).
 """
 
 from __future__ import annotations
@@ -31,29 +34,50 @@ def _bracket(lrs: np.ndarray, flags: np.ndarray, below_grid: bool) -> dict:
     return {"status": "bracketed", "lo": lo, "hi": hi, "estimate": math.sqrt(lo * hi)}
 
 
+TREND_POINTS = 4  # values a trend line is fitted through: local enough to follow a curved drift
+EOS_LEVEL = 0.9  # edge_ratio at or above this: the run sits at the edge of stability
+
+
 def departed(lrs, final_threshold, margin: float) -> np.ndarray:
-    """Per member of one seed: has the final threshold variable left its gradient-flow value?"""
-    ref = final_threshold[np.argmin(lrs)]
-    return np.abs(final_threshold - ref) > margin * max(1.0, abs(ref))
+    """Per member of one seed: is its final threshold variable off the small-η trend?
+
+    Members are walked in order of η; once one departs, it and every larger η count as departed
+    (the regime above η* is not a trend to extrapolate). NaN values (diverged runs) depart.
+    """
+    lrs, values = np.asarray(lrs, float), np.asarray(final_threshold, float)
+    order = np.argsort(lrs, kind="stable")
+    tolerance = margin * max(1.0, abs(values[order[0]])) if np.isfinite(values[order[0]]) else 0.0
+    out = np.zeros(len(lrs), bool)
+    for k in range(1, len(order)):
+        before = order[max(0, k - TREND_POINTS) : k]
+        x, v = lrs[before], values[before]
+        if len(before) >= 2 and np.ptp(x) > 0:
+            slope, intercept = np.polyfit(x, v, 1)
+            expected = slope * lrs[order[k]] + intercept
+        else:
+            expected = v[-1]
+        value = values[order[k]]
+        if not (np.isfinite(value) and abs(value - expected) <= tolerance):
+            out[order[k:]] = True
+            break
+    return out
 
 
-def locate(lrs, seeds, final_threshold, max_sharpness, margin: float = 0.03) -> dict:
-    """η* per seed by both criteria, with median and spread (min, max) over bracketed seeds."""
+def locate(lrs, seeds, final_threshold, edge_ratio, margin: float = 0.03) -> dict:
+    """η* per seed by both criteria, with median and spread (min, max) over bracketed seeds.
+
+    edge_ratio: per member, the level of sharpness·η/2 sustained after the transient.
+    """
     lrs, seeds = np.asarray(lrs, float), np.asarray(seeds)
-    final_threshold, max_sharpness = np.asarray(final_threshold, float), np.asarray(max_sharpness, float)
-    at_eos = max_sharpness * lrs / 2.0 >= 1.0
+    final_threshold, edge_ratio = np.asarray(final_threshold, float), np.asarray(edge_ratio, float)
+    at_eos = edge_ratio >= EOS_LEVEL
     per_seed = []
     for seed in np.unique(seeds):
         rows = seeds == seed
         lr, thr, eos = lrs[rows], final_threshold[rows], at_eos[rows]
-        reference_at_eos = bool(eos[np.argmin(lr)])
-        per_seed.append(
-            {
-                "seed": int(seed),
-                "departure": _bracket(lr, departed(lr, thr, margin), reference_at_eos),
-                "eos": _bracket(lr, eos, False),
-            }
-        )
+        departure = _bracket(lr, departed(lr, thr, margin), bool(eos[np.argmin(lr)]))
+        departure["trend_points"] = int(np.sum(lr < departure["hi"])) if departure["status"] == "bracketed" else 0
+        per_seed.append({"seed": int(seed), "departure": departure, "eos": _bracket(lr, eos, False)})
     return {
         "margin": margin,
         "per_seed": per_seed,
@@ -62,16 +86,35 @@ def locate(lrs, seeds, final_threshold, max_sharpness, margin: float = 0.03) -> 
     }
 
 
+COARSE = 1.2  # a bracket wider than this ratio hi/lo cannot place η* within 20 %
+
+
 def summarise(brackets: list[dict]) -> dict:
-    est = np.array([b["estimate"] for b in brackets if b["status"] == "bracketed"])
-    if not len(est):
-        return {"median": math.nan, "min": math.nan, "max": math.nan, "bracketed": 0, "seeds": len(brackets)}
+    """Median, spread and the outer bracket over the bracketed seeds; `coarse` when a bracket is
+    wider than COARSE or stands on fewer than two points of trend (then --refine can tell)."""
+    done = [b for b in brackets if b["status"] == "bracketed"]
+    if not done:
+        return {
+            "median": math.nan,
+            "min": math.nan,
+            "max": math.nan,
+            "lo": math.nan,
+            "hi": math.nan,
+            "bracketed": 0,
+            "seeds": len(brackets),
+            "coarse": False,
+        }
+    est = np.array([b["estimate"] for b in done])
+    coarse = any(b["hi"] > COARSE * b["lo"] or b.get("trend_points", 2) < 2 for b in done)
     return {
         "median": float(np.median(est)),
         "min": float(est.min()),
         "max": float(est.max()),
-        "bracketed": int(len(est)),
+        "lo": min(b["lo"] for b in done),
+        "hi": max(b["hi"] for b in done),
+        "bracketed": len(done),
         "seeds": len(brackets),
+        "coarse": bool(coarse),
     }
 
 
