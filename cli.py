@@ -563,10 +563,9 @@ def report_sweep(result) -> None:
     for x in rows:
         m = grid & (s["lr"] == x)
         acc = f" {np.mean(s['test_acc'][m]):>8.3f}" if accuracy else ""
-        names, counts = np.unique(s["regime"][m], return_counts=True)
         typer.echo(
             f"{x:>10.4g} {np.median(s['final_threshold'][m]):>9.4f}{acc} {np.median(s['edge_ratio'][m]):>9.3f} "
-            f"{np.median(s['edge_ratio_max'][m]):>9.3f} {names[np.argmax(counts)]:<18} "
+            f"{np.median(s['edge_ratio_max'][m]):>9.3f} {regime.ranges(s['lr'][m], s['regime'][m])[0][0]:<18} "
             f"{int(s['diverged'][m].sum()):>4d}/{m.sum():<3d} {int(s['dead'][m].sum()):>4d}"
         )
     typer.echo(

@@ -34,7 +34,7 @@ def _bracket(lrs: np.ndarray, flags: np.ndarray, below_grid: bool) -> dict:
     return {"status": "bracketed", "lo": lo, "hi": hi, "estimate": math.sqrt(lo * hi)}
 
 
-TREND_POINTS = 4  # values a trend line is fitted through: local enough to follow a curved drift
+TREND_POINTS = 10**9  # all on-trend values before a point: a kink must not bend the line it is judged by
 EOS_LEVEL = 0.9  # edge_ratio at or above this: the run sits at the edge of stability
 
 
