@@ -7,7 +7,6 @@ exit code 2, before anything is computed or written.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import shutil
@@ -195,10 +194,10 @@ def sweep(
 ):
     """Gradient descent over a grid of step sizes and seeds; locate η* and compare it with theory."""
     from eos.dynamics import engine as eng
+    from eos.dynamics import resumable
     from eos.dynamics.models import ModelSpec
-    from eos.dynamics.sweep import SweepConfig, check_fits, run_sweep, write_files
-    from eos.results.chunks import ChunkStore
-    from eos.results.files import InUse, exclusive, read_json, write_atomically, write_json
+    from eos.dynamics.sweep import SweepConfig, check_fits
+    from eos.results.files import InUse
 
     if distributed:
         start_distributed()
@@ -215,11 +214,10 @@ def sweep(
             ]
             if given:
                 raise ValueError(f"--resume takes its configuration from {str(resume)!r}; drop {given[0]}")
-            if (resume / "run.json").is_file():
-                raise ValueError(f"--resume {str(resume)!r}: that sweep is already complete")
-            if not (resume / SWEEP_STATE).is_file():
-                raise ValueError(f"--resume {str(resume)!r}: no interrupted sweep there (no {SWEEP_STATE})")
-            config = SweepConfig.from_dict(read_json(resume / SWEEP_STATE)[0]["config"])
+            try:
+                config = resumable.pending_config(resume)
+            except ValueError as e:
+                raise ValueError(f"--resume {e}") from None
             if ctx.get_parameter_source("devices").name == "COMMANDLINE":  # numbers do not depend on it
                 config = dataclasses.replace(config, engine=dataclasses.replace(config.engine, devices=devices))
             out = resume
@@ -259,31 +257,24 @@ def sweep(
         check_fits(config)
     if resume is None and lead:
         try:
-            write_atomically(
-                out, lambda tmp: write_json(tmp / SWEEP_STATE, {"kind": "sweep", "config": config.to_dict()})
-            )
+            resumable.begin(out, config)
         except OSError as e:  # another process took --out since it was checked, or it cannot be written
             raise BadInput(f"--out {str(out)!r}: {e.strerror or e}") from None
     try:
-        with exclusive(out) if lead else contextlib.nullcontext():
-            store = ChunkStore(out / "chunks", writable=lead)
-            with progress_bar("sweep") as update:
-                result = run_sweep(config, progress=update, store=store)
-            for key in store.discarded:
-                typer.echo(
-                    f"note: chunk {key} on disk could not be read (truncated or corrupted); "
-                    f"it was set aside as chunks/.corrupt-{key}.npz and computed again",
-                    err=True,
-                )
-            if not lead:
-                return
-            write_files(result, out)
-            shutil.rmtree(out / "chunks", ignore_errors=True)
-            (out / SWEEP_STATE).unlink(missing_ok=True)
+        with progress_bar("sweep") as update:
+            result, discarded = resumable.run_in(out, config, progress=update, lead=lead)
+        for key in discarded:
+            typer.echo(
+                f"note: chunk {key} on disk could not be read (truncated or corrupted); "
+                f"it was set aside as chunks/.corrupt-{key}.npz and computed again",
+                err=True,
+            )
+        if not lead:
+            return
     except InUse as e:
         raise BadInput(str(e)) from None
     except KeyboardInterrupt as e:
-        kept = _kept_chunks(out)
+        kept = resumable.kept_chunks(out)
         typer.echo(
             f"{'terminated' if isinstance(e, Terminated) else 'interrupted'}: {kept} finished "
             f"chunk{'s' * (kept != 1)} kept in {out}/chunks; finish with: eos sweep --resume {out}",
@@ -291,7 +282,7 @@ def sweep(
         )
         raise typer.Exit(143 if isinstance(e, Terminated) else 130) from None
     except OSError as e:  # a full disk, a directory made unwritable: what is finished stays
-        kept = _kept_chunks(out)
+        kept = resumable.kept_chunks(out)
         typer.echo(
             f"error: cannot write {e.filename or out}: {e.strerror or e}; {kept} finished chunk"
             f"{'s' * (kept != 1)} kept in {out}/chunks; once fixed, finish with: eos sweep --resume {out}",
@@ -303,13 +294,6 @@ def sweep(
     typer.echo(
         f"wrote {out}/ (summary.csv, trajectories.npz, run.json) in {result.meta['wall_time_s']:.1f} s" + resumed
     )
-
-
-def _kept_chunks(out: Path) -> int:
-    return len(list((out / "chunks").glob("*.npz")))
-
-
-SWEEP_STATE = "sweep.json"  # an unfinished sweep's config; finished chunks lie in chunks/
 
 
 def start_distributed() -> None:
@@ -515,8 +499,8 @@ def _draw(chosen, quick, suffix, runs_dir, out, from_):
 def _find_or_run(name: str, config, runs_dir: Path, extra: list[Path]):
     """An earlier run of this name with this config, or a new one saved under runs_dir."""
     from eos.dynamics import load as load_sweep
-    from eos.dynamics import run_sweep
-    from eos.dynamics.sweep import SweepConfig
+    from eos.dynamics import resumable
+    from eos.dynamics.sweep import SweepConfig, fingerprint
     from eos.robustness.experiment import load as load_robustness
     from eos.robustness.experiment import run_robustness
 
@@ -528,22 +512,21 @@ def _find_or_run(name: str, config, runs_dir: Path, extra: list[Path]):
             result = loader(path)
             if result.config == config:
                 return path, result
-    if sweep:  # finished chunks survive an interruption; the same command then goes on from them
-        from eos.dynamics.sweep import fingerprint
-        from eos.results.chunks import ChunkStore
-
-        store = ChunkStore(runs_dir / f".{name}-{fingerprint(config)[:16]}.chunks")
-        with progress_bar(name) as update:
-            result = run_sweep(config, progress=update, store=store)
-    else:
-        with progress_bar(name) as update:
-            result = run_robustness(config, progress=update)
     target = runs_dir / name
     if target.exists():  # a run of the same name with another config: keep it, write beside it
         target = runs_dir / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    result.save(target)
-    if sweep:
-        shutil.rmtree(store.path, ignore_errors=True)
+    if sweep:  # an interrupted figure run is an unfinished sweep directory; the same command finishes it
+        pending = runs_dir / f".{name}-{fingerprint(config)[:16]}"
+        if not (pending / resumable.STATE).is_file():
+            shutil.rmtree(pending, ignore_errors=True)  # a start cut short before its config was kept
+            resumable.begin(pending, config)
+        with progress_bar(name) as update:
+            result, _ = resumable.run_in(pending, config, progress=update)
+        pending.rename(target)
+    else:
+        with progress_bar(name) as update:
+            result = run_robustness(config, progress=update)
+        result.save(target)
     return target, result
 
 

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .models import Model
+from .model import Model
 from .sharpness import sharpness
 
 POOLS = ("auto", "cpu", "accelerator")
@@ -304,6 +304,181 @@ def pool_slots(model: Model, horizons, stride: int, config: EngineConfig, dtype=
     return choose_slots(horizons, stride, config.max_slots or budget, config.max_waste)
 
 
+class Plan(NamedTuple):
+    """How the engine runs a set of members, fixed before it starts. A member's last bits depend
+    on `stride` (where it is measured) and `slots` (XLA compiles a pool of 32 into other float32
+    code than a pool of 8), and on nothing else: a sweep plans once for its whole grid and runs
+    every chunk and round with that plan."""
+
+    stride: int  # steps between records (and sharpness measurements)
+    slots: int  # members each device holds at once
+    devices: int  # devices the member axis is sharded over
+    indexed: bool  # True: the pool reads per-seed tables (accelerator); False: each slot holds a copy (cpu)
+
+    def records(self, horizons) -> np.ndarray:
+        """Records per member: steps 0, stride, 2·stride, … and the horizon."""
+        return record_count(horizons, self.stride)
+
+    def finish_order(self, horizons) -> np.ndarray:
+        """Member indices in the order the refilled pool is expected to finish them."""
+        return np.argsort(finish_blocks(horizons, self.stride, self.slots), kind="stable")
+
+
+def plan(model: Model, horizons, config: EngineConfig = EngineConfig(), dtype=jnp.float32) -> Plan:
+    """The plan for members with these horizons: config.stride or the default stride, and the
+    pool size of the pool policy (see pool_slots)."""
+    horizons = np.asarray(horizons, np.int64)
+    stride = config.stride or default_stride(horizons)
+    slots = pool_slots(model, horizons, stride, config, dtype)
+    return Plan(stride, slots, len(member_devices(config.devices)), pool_policy(config) == "accelerator")
+
+
+_make_plan = plan  # `run` takes a `plan` argument of the same name
+
+
+class _Seeds(NamedTuple):
+    """Each seed's data and initialisation, sampled one seed at a time (the same program whatever
+    the number of seeds, so a member's data never depends on which other seeds share its run)."""
+
+    values: np.ndarray  # (S,) the seeds, sorted
+    index: np.ndarray  # (M,) each member's row in the tables
+    train: object  # per-seed data, leading axis S
+    test: object
+    params: object  # initial params, leading axis S
+    flat: np.ndarray  # (S, P) the same, flattened: the shape of a Lanczos start vector
+
+
+def _sample_seeds(prog: _Programs, seeds) -> _Seeds:
+    values, index = np.unique(seeds, return_inverse=True)
+    keys = [jax.random.key(int(s)) for s in values]
+    samples = [prog.sample(jax.random.fold_in(k, 0)) for k in keys]
+    train, test = _stack([tr for tr, _ in samples]), _stack([te for _, te in samples])
+    params = _stack([prog.init(jax.random.fold_in(k, 1), tr) for k, (tr, _) in zip(keys, samples)])
+    flat = np.stack([np.asarray(ravel_pytree(_gather(params, i))[0]) for i in range(len(values))])
+    return _Seeds(values, index, train, test, params, flat)
+
+
+class _Devices:
+    """The pool on the devices: its slots sharded over the member axis, the per-seed tables
+    replicated; `load` puts members into slots, `advance` runs every slot one block."""
+
+    def __init__(self, prog: _Programs, seeds: _Seeds, plan: Plan, devices, dtype):
+        self.prog, self.indexed, self.dtype = prog, plan.indexed, dtype
+        mesh = jax.sharding.Mesh(np.array(devices), ("members",))
+        self.split = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("members"))
+        self.whole = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+        self.slots = plan.slots * len(devices)
+        self.params_table, self.train_table = _to_devices((seeds.params, seeds.train), self.whole)
+        self.copied = () if plan.indexed else self.train_table  # what a refill copies into its slots
+        first = np.zeros(self.slots, np.int32)  # empty slots hold seed 0's state with horizon 0: they never step
+        n = self.slots
+        self.empty = _to_devices(
+            _Pool(
+                _gather(seeds.params, first),
+                () if plan.indexed else _gather(seeds.train, first),
+                first,
+                np.zeros(n, dtype),
+                np.zeros(n, np.int32),
+                np.zeros(n, dtype),
+                np.zeros(n, np.int32),
+                np.full(n, -1, np.int32),
+                np.ones((n,) + seeds.flat.shape[1:], dtype),
+            ),
+            self.split,
+        )
+
+    def replicate(self, tree):
+        return _to_devices(tree, self.whole)
+
+    def load(self, pool, mask, idx, lr, hor, per_seed):
+        """per_seed: (cap, ritz start) of every seed, already on the devices."""
+        host = (mask, idx.astype(np.int32), lr.astype(self.dtype), hor.astype(np.int32))
+        return self.prog.load(pool, *_to_devices(host, self.split), self.params_table, self.copied, *per_seed)
+
+    def advance(self, pool, steps):
+        params, t, div, ritz, loss, thr, lam = self.prog.advance(
+            pool.params,
+            pool.own,
+            self.train_table if self.indexed else (),
+            pool.seed,
+            pool.lr,
+            pool.horizon,
+            pool.cap,
+            pool.t,
+            pool.div,
+            pool.ritz,
+            np.int32(steps),
+        )
+        return pool._replace(params=params, t=t, div=div, ritz=ritz), loss, thr, lam
+
+
+def _measure_initial(dev: _Devices, seeds: _Seeds):
+    """(loss, (threshold, trace), sharpness, ritz) at initialisation per seed, measured by the same
+    program with no steps, so that no separate measurement program is compiled."""
+    n, slots = len(seeds.values), dev.slots
+    parts = []
+    unmeasured = dev.replicate((np.full(n, np.inf, dev.dtype), np.ones_like(seeds.flat).astype(dev.dtype)))
+    for lo in range(0, n, slots):
+        idx = np.minimum(np.arange(lo, lo + slots), n - 1)
+        pool = dev.load(dev.empty, np.ones(slots, bool), idx, np.zeros(slots), np.zeros(slots), unmeasured)
+        pool, loss, thr, lam = dev.advance(pool, 0)
+        parts.append(jax.tree_util.tree_map(lambda a: a[: n - lo], _to_host((loss, thr, lam, pool.ritz))))
+    return jax.tree_util.tree_map(lambda *a: np.concatenate(a), *parts)
+
+
+class _Records:
+    """The host-side record of every member: its measurements at each record, its progress and
+    its final state, written block by block as the pool returns."""
+
+    def __init__(self, horizons, stride: int, seed_index, initial):
+        loss0, (thr0, trace0), sharp0, _ = initial
+        m, r = len(horizons), int(np.max(-(-horizons // stride))) + 1
+        self.step = np.full((m, r), -1, dtype=np.int64)
+        self.loss, self.threshold, self.sharpness = (np.full((m, r), np.nan) for _ in range(3))
+        self.trace = np.full((m, r, trace0.shape[-1]), np.nan)
+        self.step[:, 0], self.loss[:, 0], self.threshold[:, 0] = 0, loss0[seed_index], thr0[seed_index]
+        self.trace[:, 0], self.sharpness[:, 0] = trace0[seed_index], sharp0[seed_index]
+        self.count = np.ones(m, dtype=np.int64)
+        self.steps_done = np.zeros(m, dtype=np.int64)
+        self.diverged_step = np.full(m, -1, dtype=np.int64)
+        self.final_params: list = [None] * m
+        self.observables: dict[str, np.ndarray] = {}
+        self.dead = np.zeros(m, bool)
+
+    def write(self, members, t, loss, thr, trace, lam) -> int:
+        """One block's measurements of `members`; returns the member-steps they advanced."""
+        r = self.count[members]
+        self.step[members, r], self.loss[members, r], self.threshold[members, r] = t, loss, thr
+        self.trace[members, r], self.sharpness[members, r] = trace, lam
+        self.count[members] += 1
+        advanced = int((t - self.steps_done[members]).sum())
+        self.steps_done[members] = t
+        return advanced
+
+
+class _Scheduler:
+    """Which member sits in which slot: members enter longest first and a slot is refilled as
+    soon as its member finishes (continuous batching)."""
+
+    def __init__(self, horizons, slots: int):
+        self.queue = list(np.argsort(-horizons, kind="stable"))[::-1]  # pop() yields the longest first
+        self.occupant = np.full(slots, -1, dtype=np.int64)
+
+    def live(self) -> np.ndarray:
+        return np.flatnonzero(self.occupant >= 0)
+
+    def admit(self) -> tuple[np.ndarray, np.ndarray]:
+        """(slots, members) newly filled from the queue."""
+        free = np.flatnonzero(self.occupant < 0)
+        take = free[: len(self.queue)] if self.queue else free[:0]
+        members = np.array([self.queue.pop() for _ in take], dtype=np.int64)
+        self.occupant[take] = members
+        return take, members
+
+    def release(self, slots) -> None:
+        self.occupant[slots] = -1
+
+
 def run(
     model: Model,
     lrs,
@@ -312,7 +487,7 @@ def run(
     *,
     dtype=jnp.float32,
     config: EngineConfig = EngineConfig(),
-    slots: int | None = None,
+    plan: Plan | None = None,
     progress: Callable[[int, int], None] | None = None,
     groups: list | None = None,
     on_group: Callable[[int, Trajectories], None] | None = None,
@@ -326,195 +501,95 @@ def run(
     computed_steps is 0: the pool's work is counted for the whole run only), so that finished
     work can be kept while the rest runs on in the same pool.
 
-    Each of `config.devices` devices holds `slots` members (default: pool_slots for these
-    horizons). XLA may compile a different batch size into different code, so bit-identical
-    numbers need the same `slots`; given that, they do not depend on the device count, on
-    which members share a run, or on their order (members never interact).
+    `plan` (default: plan(model, horizons, config)) fixes the stride and the members per device.
+    Given the plan, a member's numbers do not depend on the device count, on which members
+    share a run, or on their order (members never interact).
     """
     lrs = np.asarray(lrs, dtype=np.float64)
     horizons = np.asarray(horizons, dtype=np.int64)
     seeds = np.asarray(seeds, dtype=np.int64)
-    n_members = len(lrs)
-    seed_values, seed_index = np.unique(seeds, return_inverse=True)
-    stride = config.stride or default_stride(horizons)
-    indexed = pool_policy(config) == "accelerator"
-    prog = _programs(model, config.lanczos_steps, stride, indexed)
-
-    # One seed at a time: the same program whatever the number of seeds, so a member's data
-    # never depends on which other seeds share its run.
-    keys = [jax.random.key(int(s)) for s in seed_values]
-    samples = [prog.sample(jax.random.fold_in(k, 0)) for k in keys]
-    train, test = _stack([tr for tr, _ in samples]), _stack([te for _, te in samples])
-    params0 = _stack([prog.init(jax.random.fold_in(k, 1), tr) for k, (tr, _) in zip(keys, samples)])
-    flat0 = np.stack([np.asarray(ravel_pytree(_gather(params0, i))[0]) for i in range(len(seed_values))])
-
-    devices = member_devices(config.devices)
-    mesh = jax.sharding.Mesh(np.array(devices), ("members",))
-    split = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("members"))
-    whole = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-    slots = (slots or pool_slots(model, horizons, stride, config, dtype)) * len(devices)
-
-    params_table, train_table = _to_devices((params0, train), whole)  # once per seed, on every device
-    copied = () if indexed else train_table  # what a refill copies into its slots
-    first = np.zeros(slots, np.int32)  # empty slots hold seed 0's state with horizon 0: they never step
-    empty = _to_devices(
-        _Pool(
-            _gather(params0, first),
-            () if indexed else _gather(train, first),
-            first,
-            np.zeros(slots, dtype),
-            np.zeros(slots, np.int32),
-            np.zeros(slots, dtype),
-            np.zeros(slots, np.int32),
-            np.full(slots, -1, np.int32),
-            np.ones((slots,) + flat0.shape[1:], dtype),
-        ),
-        split,
-    )
-
-    def load(pool, mask, idx, lr, hor, per_seed):
-        """per_seed: (cap, ritz start) of every seed, already on the devices."""
-        host = (mask, idx.astype(np.int32), lr.astype(dtype), hor.astype(np.int32))
-        return prog.load(pool, *_to_devices(host, split), params_table, copied, *per_seed)
-
-    def run_pool(pool, steps):
-        params, t, div, ritz, loss, thr, lam = prog.advance(
-            pool.params,
-            pool.own,
-            train_table if indexed else (),
-            pool.seed,
-            pool.lr,
-            pool.horizon,
-            pool.cap,
-            pool.t,
-            pool.div,
-            pool.ritz,
-            np.int32(steps),
-        )
-        return pool._replace(params=params, t=t, div=div, ritz=ritz), loss, thr, lam
-
-    # The state at initialisation, measured by the same program with no steps, so that no
-    # separate measurement program is compiled.
-    initial = []
-    unmeasured = _to_devices((np.full(len(seed_values), np.inf, dtype), np.ones_like(flat0).astype(dtype)), whole)
-    for lo in range(0, len(seed_values), slots):
-        idx = np.minimum(np.arange(lo, lo + slots), len(seed_values) - 1)
-        pool, loss, thr, lam = run_pool(
-            load(empty, np.ones(slots, bool), idx, np.zeros(slots), np.zeros(slots), unmeasured), 0
-        )
-        initial.append(
-            jax.tree_util.tree_map(lambda a: a[: len(seed_values) - lo], _to_host((loss, thr, lam, pool.ritz)))
-        )
-    loss0, thr0, sharp0, ritz0 = jax.tree_util.tree_map(lambda *a: np.concatenate(a), *initial)
-    cap0 = config.blowup * np.maximum(loss0, 1.0)
-    measured = _to_devices((cap0.astype(dtype), ritz0), whole)  # placed once, read by every refill
-
-    n_records = int(np.max(-(-horizons // stride))) + 1
-    step_rec = np.full((n_members, n_records), -1, dtype=np.int64)
-    loss_rec, thr_rec, sharp_rec = (np.full((n_members, n_records), np.nan) for _ in range(3))
-    step_rec[:, 0] = 0
-    loss_rec[:, 0] = loss0[seed_index]
-    thr_rec[:, 0] = thr0[0][seed_index]
-    trace_rec = np.full((n_members, n_records, thr0[1].shape[-1]), np.nan)
-    trace_rec[:, 0] = thr0[1][seed_index]
-    sharp_rec[:, 0] = sharp0[seed_index]
-    n_rec = np.ones(n_members, dtype=np.int64)
-    steps_done = np.zeros(n_members, dtype=np.int64)
-    diverged_step = np.full(n_members, -1, dtype=np.int64)
-    final_params: list = [None] * n_members
-    observables: dict[str, np.ndarray] = {}
-    dead = np.zeros(n_members, bool)
-    groups = [np.arange(n_members)] if groups is None else [np.asarray(g, np.int64) for g in groups]
-    group_of = np.empty(n_members, np.int64)
+    plan = plan or _make_plan(model, horizons, config, dtype)
+    prog = _programs(model, config.lanczos_steps, plan.stride, plan.indexed)
+    table = _sample_seeds(prog, seeds)
+    dev = _Devices(prog, table, plan, member_devices(config.devices), dtype)
+    initial = _measure_initial(dev, table)
+    measured = dev.replicate(((config.blowup * np.maximum(initial[0], 1.0)).astype(dtype), initial[3]))
+    rec = _Records(horizons, plan.stride, table.index, initial)
+    groups = [np.arange(len(lrs))] if groups is None else [np.asarray(g, np.int64) for g in groups]
+    group_of = np.empty(len(lrs), np.int64)
     for g, rows in enumerate(groups):
         group_of[rows] = g
     left = np.array([len(rows) for rows in groups])
     widest = int(left.max())
 
-    def _subset(rows) -> Trajectories:
-        own = np.searchsorted(seed_values, np.unique(seeds[rows]))
+    def subset(rows) -> Trajectories:
+        own = np.searchsorted(table.values, np.unique(seeds[rows]))
         return Trajectories(
-            step_rec[rows],
-            loss_rec[rows],
-            thr_rec[rows],
-            trace_rec[rows],
-            sharp_rec[rows],
-            steps_done[rows],
-            diverged_step[rows],
-            dead[rows],
-            {k: v[rows] for k, v in observables.items()},
-            sharp0[own],
-            _gather(params0, own),
-            _stack([final_params[m] for m in rows]),
+            rec.step[rows],
+            rec.loss[rows],
+            rec.threshold[rows],
+            rec.trace[rows],
+            rec.sharpness[rows],
+            rec.steps_done[rows],
+            rec.diverged_step[rows],
+            rec.dead[rows],
+            {k: v[rows] for k, v in rec.observables.items()},
+            initial[2][own],
+            _gather(table.params, own),
+            _stack([rec.final_params[m] for m in rows]),
             int(horizons[rows].sum()),
             0,
-            slots,
-            stride,
+            dev.slots,
+            plan.stride,
         )
 
-    def finish(members):
+    def hand_over(members):
         """Final measurements of the groups these members complete, then hand the groups over."""
-        done = [g for g in np.unique(group_of[members]) if left[g] == 0]
-        for g in done:
+        for g in [g for g in np.unique(group_of[members]) if left[g] == 0]:
             rows = groups[g]
-            obs, dead[rows] = _final_measurements(
-                prog, _stack([final_params[m] for m in rows]), train, test, seed_index[rows], widest
+            obs, rec.dead[rows] = _final_measurements(
+                prog, _stack([rec.final_params[m] for m in rows]), table.train, table.test, table.index[rows], widest
             )
             for name, value in obs.items():
-                observables.setdefault(name, np.full(n_members, np.nan))[rows] = value
+                rec.observables.setdefault(name, np.full(len(lrs), np.nan))[rows] = value
             if on_group is not None:
-                on_group(int(g), _subset(rows))
+                on_group(int(g), subset(rows))
 
-    queue = list(np.argsort(-horizons, kind="stable"))[::-1]  # pop() yields the longest first
-    occupant = np.full(slots, -1, dtype=np.int64)
-    useful_total = int(horizons.sum())
-    done_steps = 0
-    computed = 0  # member-steps computed, masked ones included
+    sched = _Scheduler(horizons, dev.slots)
 
     def refill(pool):
-        free = np.flatnonzero(occupant < 0)
-        if not queue or not len(free):
+        take, members = sched.admit()
+        if not len(take):
             return pool
-        take = free[: len(queue)]
-        members = np.array([queue.pop() for _ in take])
-        occupant[take] = members
-        mask = np.zeros(slots, bool)
+        mask = np.zeros(dev.slots, bool)
         mask[take] = True
-        idx, lr, hor = np.zeros(slots, np.int64), np.zeros(slots), np.zeros(slots, np.int64)
-        idx[take], lr[take], hor[take] = seed_index[members], lrs[members], horizons[members]
-        return load(pool, mask, idx, lr, hor, measured)
+        idx, lr, hor = np.zeros(dev.slots, np.int64), np.zeros(dev.slots), np.zeros(dev.slots, np.int64)
+        idx[take], lr[take], hor[take] = table.index[members], lrs[members], horizons[members]
+        return dev.load(pool, mask, idx, lr, hor, measured)
 
-    pool = refill(empty)
-    while (occupant >= 0).any():
-        live = np.flatnonzero(occupant >= 0)
-        steps = int(min(stride, np.max(horizons[occupant[live]] - steps_done[occupant[live]])))
-        pool, loss, thr, lam = run_pool(pool, steps)
-        computed += slots * steps
+    pool, done_steps, computed = refill(dev.empty), 0, 0  # computed: member-steps, masked ones included
+    while len(live := sched.live()):
+        members = sched.occupant[live]
+        steps = int(min(plan.stride, np.max(horizons[members] - rec.steps_done[members])))
+        pool, loss, thr, lam = dev.advance(pool, steps)
+        computed += dev.slots * steps
         t_h, div_h, loss_h, (thr_h, trace_h), lam_h = _to_host((pool.t, pool.div, loss, thr, lam))
-        live = np.flatnonzero(occupant >= 0)
-        members = occupant[live]
-        r = n_rec[members]
-        step_rec[members, r] = t_h[live]
-        loss_rec[members, r], thr_rec[members, r], sharp_rec[members, r] = loss_h[live], thr_h[live], lam_h[live]
-        trace_rec[members, r] = trace_h[live]
-        n_rec[members] += 1
-        done_steps += int((t_h[live] - steps_done[members]).sum())
-        steps_done[members] = t_h[live]
+        done_steps += rec.write(members, t_h[live], loss_h[live], thr_h[live], trace_h[live], lam_h[live])
         finished = live[(t_h[live] >= horizons[members]) | (div_h[live] >= 0)]
         if len(finished):
             host_params = _to_host(pool.params)
             for s in finished:
-                m = occupant[s]
-                diverged_step[m] = div_h[s]
-                final_params[m] = _gather(host_params, s)
-                occupant[s] = -1
+                m = sched.occupant[s]
+                rec.diverged_step[m] = div_h[s]
+                rec.final_params[m] = _gather(host_params, s)
                 left[group_of[m]] -= 1
+            sched.release(finished)
             pool = refill(pool)
-            finish(members[np.isin(live, finished)])
+            hand_over(members[np.isin(live, finished)])
         if progress is not None:
-            progress(done_steps, useful_total)
+            progress(done_steps, int(horizons.sum()))
 
-    return _subset(np.arange(n_members))._replace(computed_steps=computed, slots=slots)
+    return subset(np.arange(len(lrs)))._replace(computed_steps=computed, slots=dev.slots)
 
 
 def _final_measurements(prog: _Programs, params, train, test, seed_index, width: int):

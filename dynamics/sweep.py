@@ -120,17 +120,23 @@ def footprint(config: SweepConfig) -> dict[str, int]:
         model = make_model(config.spec, dtype)
         train, test, params = _shapes_of(model)
         trace = jax.eval_shape(model.trace, params) if model.trace is not None else None
-        slots = engine.pool_slots(model, np.repeat(horizons, config.seeds), stride, config.engine, dtype)
-    devices = len(engine.member_devices(config.engine.devices))
+        grid = _plan(model, config, dtype)
     members = (len(config.lrs) + config.refine * config.refine_points) * config.seeds
     fields = 4 + (math.prod(trace.shape) if trace is not None else 0)
-    records = int(engine.record_count(horizons, stride).max())
+    records = int(grid.records(horizons).max())
     per_member_pool = memory.tree_bytes(train) + 16 * memory.tree_bytes(params)
     return {
         "data": 2 * config.seeds * (memory.tree_bytes(train) + memory.tree_bytes(test)),  # device and host copies
-        "pool": devices * slots * per_member_pool,
+        "pool": grid.devices * grid.slots * per_member_pool,
         "trajectories": 2 * members * records * fields * np.dtype(dtype).itemsize,  # chunks, then the whole
     }
+
+
+def _plan(model, config: SweepConfig, dtype) -> engine.Plan:
+    """One plan for the whole grid, every chunk and round: the same stride, so that records (and
+    sharpness) are taken at the same steps, and the same pool size per device, so that a member's
+    last bits do not depend on its chunk (XLA may compile another batch size into other code)."""
+    return engine.plan(model, np.repeat(config.horizons(config.lrs), config.seeds), config.engine, dtype)
 
 
 def check_fits(config: SweepConfig) -> None:
@@ -170,10 +176,7 @@ def run_sweep(
     dtype = jnp.float64 if config.x64 else jnp.float32
     with jax.enable_x64(config.x64):
         model = make_model(config.spec, dtype)
-        # One stride for every chunk and round, so that records (and sharpness) are taken
-        # at the same steps whatever the chunking.
-        stride = config.engine.stride or engine.default_stride(config.horizons(config.lrs))
-        run = _ChunkRunner(model, config, dataclasses.replace(config.engine, stride=stride), store, progress)
+        run = _ChunkRunner(model, config, _plan(model, config, dtype), store, progress)
         seeds = np.arange(config.seeds)
         lrs = np.repeat(np.asarray(config.lrs), len(seeds))
         member_seeds = np.tile(seeds, len(config.lrs))
@@ -200,12 +203,12 @@ def run_sweep(
     meta["engine"] = {k: sum(p["engine"][k] for p in parts) for k in ("useful_steps", "computed_steps")}
     useful = meta["engine"]["useful_steps"]
     meta["engine"]["wasted_fraction"] = meta["engine"]["computed_steps"] / useful - 1 if useful else 0.0
-    meta["engine"]["stride"] = stride
+    meta["engine"]["stride"] = run.plan.stride
     # Records per member are bounded (engine.MAX_RECORDS at the automatic stride), so memory
     # does not grow with the horizon; a long horizon is recorded more sparsely instead.
-    meta["engine"]["records_per_member"] = int(engine.record_count(config.horizons(config.lrs), stride).max())
+    meta["engine"]["records_per_member"] = int(run.plan.records(config.horizons(config.lrs)).max())
     meta["engine"]["record_cap"] = None if config.engine.stride else engine.MAX_RECORDS
-    meta["engine"]["slots_per_device"] = run.slots
+    meta["engine"]["slots_per_device"] = run.plan.slots
     meta["engine"]["devices"] = len(engine.member_devices(config.engine.devices))
     meta["engine"]["rounds"] = [p["engine"] for p in parts]
     meta["resumed_chunks"] = run.resumed
@@ -216,18 +219,14 @@ class _ChunkRunner:
     """Runs a round's members: chunks found in the store are read, all the others run together
     in one refilled pool, and each is kept the moment its last member finishes."""
 
-    def __init__(self, model, config: SweepConfig, engine_config, store, progress):
-        self.model, self.config, self.engine_config = model, config, engine_config
+    def __init__(self, model, config: SweepConfig, plan: engine.Plan, store, progress):
+        self.model, self.config, self.plan = model, config, plan
         self.store, self.progress = store, progress
         self.dtype = jnp.float64 if config.x64 else jnp.float32
         self.fingerprint = fingerprint(config)
         key = jax.random.key(0)
         train = jax.eval_shape(lambda k: model.sample(k)[0], key)
         self.params_def = jax.tree_util.tree_structure(jax.eval_shape(model.init, key, train))
-        # One pool size per device for every chunk and round: XLA may compile another batch size
-        # into other code, and then a member's last bits would depend on its chunk.
-        grid = np.repeat(config.horizons(config.lrs), config.seeds)
-        self.slots = engine.pool_slots(model, grid, engine_config.stride, engine_config, self.dtype)
         self.resumed = 0
 
     def __call__(self, lrs, seeds, round_index) -> dict:
@@ -235,7 +234,7 @@ class _ChunkRunner:
         horizons = config.horizons(lrs)
         # Chunks take members in the order the pool is expected to finish them, so that chunks
         # complete (and are kept) one after another rather than all at the end.
-        order = np.argsort(engine.finish_blocks(horizons, self.engine_config.stride, self.slots), kind="stable")
+        order = self.plan.finish_order(horizons)
         chunks = [order[i : i + config.chunk] for i in range(0, len(order), config.chunk)]
         keys = [f"round{round_index}-chunk{c:04d}" for c in range(len(chunks))]
         parts: dict[int, dict] = {}
@@ -273,8 +272,8 @@ class _ChunkRunner:
                 seeds[rows],
                 horizons[rows],
                 dtype=self.dtype,
-                config=self.engine_config,
-                slots=self.slots,
+                config=self.config.engine,
+                plan=self.plan,
                 progress=report,
                 groups=groups,
                 on_group=keep,
@@ -330,8 +329,7 @@ def _sustained_ratio(tr: engine.Trajectories, horizons, lrs) -> np.ndarray:
     out = np.full(len(lrs), np.nan)
     for m, (horizon, lr) in enumerate(zip(np.asarray(horizons), np.asarray(lrs))):
         recorded = tr.step[m] >= 0
-        stride = max(1, int(tr.step[m][1])) if recorded.sum() > 1 else 1
-        window = int(STRETCH * horizon // stride) + 1  # records spanning STRETCH·T steps
+        window = int(STRETCH * horizon // tr.stride) + 1  # records spanning STRETCH·T steps
         after = tr.sharpness[m][recorded & (tr.step[m] >= TRANSIENT * horizon)] * lr / 2.0
         if 1 <= window <= len(after):
             levels = np.lib.stride_tricks.sliding_window_view(after, window).min(axis=1)  # NaN-aware below

@@ -1,0 +1,62 @@
+"""A sweep that survives interruption: the directory protocol of `eos sweep` and `eos figures`.
+
+While a sweep runs (and after an interruption) its directory holds
+  sweep.json   its config, written first (the directory appears whole or not at all)
+  chunks/      its finished chunks, each kept the moment its last member finishes
+  .lock        held while a process works in it (a second one is refused: InUse)
+Once finished, the three result files are written and sweep.json and chunks/ go. Running the
+same directory again computes only the chunks it lacks, and ends with the summary.csv of a sweep
+that was never interrupted, byte for byte.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from eos.results.chunks import ChunkStore
+from eos.results.files import exclusive, read_json, write_atomically, write_json
+
+from .sweep import SweepConfig, SweepResult, run_sweep, write_files
+
+STATE = "sweep.json"
+
+
+def begin(directory, config: SweepConfig) -> None:
+    """Create `directory` holding the sweep's config; OSError if it exists or cannot be written."""
+    write_atomically(directory, lambda tmp: write_json(tmp / STATE, {"kind": "sweep", "config": config.to_dict()}))
+
+
+def pending_config(directory) -> SweepConfig:
+    """The config of the unfinished sweep in `directory`; ValueError if there is none."""
+    directory = Path(directory)
+    if (directory / "run.json").is_file():
+        raise ValueError(f"{str(directory)!r}: that sweep is already complete")
+    if not (directory / STATE).is_file():
+        raise ValueError(f"{str(directory)!r}: no interrupted sweep there (no {STATE})")
+    return SweepConfig.from_dict(read_json(directory / STATE)[0]["config"])
+
+
+def kept_chunks(directory) -> int:
+    """Finished chunks on disk in `directory`."""
+    return len(list((Path(directory) / "chunks").glob("*.npz")))
+
+
+def run_in(
+    directory, config: SweepConfig, progress: Callable | None = None, lead: bool = True
+) -> tuple[SweepResult, list[str]]:
+    """Run (or finish) the sweep kept in `directory` (see `begin`): chunks already there are read,
+    the others computed and kept as they finish; then the result files are written (by the lead
+    process of a multi-host run only). Returns the result and the chunks found unreadable on disk
+    (set aside and computed again)."""
+    directory = Path(directory)
+    with exclusive(directory) if lead else contextlib.nullcontext():
+        store = ChunkStore(directory / "chunks", writable=lead)
+        result = run_sweep(config, progress=progress, store=store)
+        if lead:
+            write_files(result, directory)
+            shutil.rmtree(directory / "chunks", ignore_errors=True)
+            (directory / STATE).unlink(missing_ok=True)
+    return result, store.discarded
