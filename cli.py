@@ -8,16 +8,23 @@ exit code 2, before anything is computed or written.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import shutil
 import signal
 import sys
 import time
+import typing
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import typer
+
+from eos.dynamics.engine import EngineConfig
+from eos.dynamics.model import ModelSpec
+from eos.dynamics.sweep import SweepConfig
+from eos.robustness.experiment import RobustnessConfig
 
 try:  # typer ≥ 0.20 vendors click; older versions depend on it
     from typer._click import exceptions as click_errors
@@ -42,10 +49,34 @@ def _commands():
 FIGURE_NAMES = ("threshold", "trajectories", "product", "phase", "robustness", "bracket")  # = figures.catalog
 
 
-def _model_names() -> list[str]:
-    from eos.dynamics.model import builtin_models
+def config_options(*classes):
+    """Give a command an option for every field of these config dataclasses that carries a "help"
+    in its metadata, with the field's default and type (a callable help is called here): a new
+    config field is one edit. The command receives them in **options, keyed by field name."""
 
-    return list(builtin_models())
+    def decorate(command):
+        signature = inspect.signature(command)
+        params = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        for cls in classes:
+            hints = typing.get_type_hints(cls)
+            for f in dataclasses.fields(cls):
+                if "help" not in f.metadata:
+                    continue
+                text = f.metadata["help"]() if callable(f.metadata["help"]) else f.metadata["help"]
+                flag = "--" + f.metadata.get("cli", f.name).replace("_", "-")
+                option = typer.Option(f.default, flag, help=text)
+                params.append(
+                    inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=hints[f.name])
+                )
+        command.__signature__ = signature.replace(parameters=params)
+        return command
+
+    return decorate
+
+
+def from_options(cls, options: dict, **given):
+    """The config `cls` from the options config_options added for it, and the fields `given`."""
+    return cls(**{f.name: options[f.name] for f in dataclasses.fields(cls) if "help" in f.metadata}, **given)
 
 
 class BadInput(ValueError):
@@ -140,48 +171,11 @@ def check_out(out: Path) -> None:
 
 
 @app.command()
+@config_options(ModelSpec, SweepConfig, EngineConfig)
 def sweep(
     ctx: typer.Context,
     lr: str = typer.Option("0.01:1.0", help="Step sizes: A:B (64 points), A:B:N, or a,b,c."),
     log: bool = typer.Option(False, "--log", help="Geometric spacing for A:B ranges."),
-    model: str = typer.Option(
-        "relu",
-        help=f"{' | '.join(_model_names())}, or your own: file.py:make or "
-        "package.module:make (a function (spec, dtype) -> Model; see README).",
-    ),
-    d: int = typer.Option(20, help="Input dimension."),
-    n: int = typer.Option(200, help="Training samples."),
-    lam: float = typer.Option(3.0, help="Signal strength λ."),
-    sigma: float = typer.Option(1.0, help="Noise level σ."),
-    n_test: int = typer.Option(2000, help="Test samples."),
-    width: int = typer.Option(64, help="Hidden units of the mlp model."),
-    loss: str = typer.Option("logcosh", help="Product-model loss: logcosh | sqrt | logistic | quadratic."),
-    x0: float = typer.Option(0.5, help="Product-model start x₀."),
-    y0: float = typer.Option(2.0, help="Product-model start y₀."),
-    seeds: int = typer.Option(3, help="Seeds 0..N-1 (each fixes data and initialisation)."),
-    steps: int | None = typer.Option(None, help="Fixed number of steps (instead of --time)."),
-    time_: float = typer.Option(10.0, "--time", help="Total time T·η; T = round(time/η)."),
-    refine: int = typer.Option(0, help="Extra rounds of step sizes inside each η* bracket."),
-    margin: float = typer.Option(
-        0.03,
-        help="η* criterion: final threshold variable departs from its "
-        "gradient-flow value by more than margin·max(1, |value|).",
-    ),
-    stride: int = typer.Option(0, help="Steps between records and sharpness measurements (0: automatic)."),
-    slots: int = typer.Option(0, help="Members computed at once (0: automatic)."),
-    chunk: int = typer.Option(64, help="Members per chunk; each finished chunk is kept on disk at once."),
-    devices: int = typer.Option(0, help="Devices to shard the members over (0: all visible)."),
-    pool: str = typer.Option(
-        "auto",
-        help="Pool policy: auto | cpu (waste-bounded, data copied per slot) | "
-        "accelerator (every member at once, data once per seed).",
-    ),
-    impl: str = typer.Option(
-        "auto",
-        help="relu formulation: auto (sorted on a CPU, counted on a GPU) | sorted | "
-        "counted (both exact, O(n) a step) | dense (O(nd) reference).",
-    ),
-    x64: bool = typer.Option(False, "--x64", help="float64 instead of float32."),
     out: Path | None = typer.Option(None, help="Output directory (default: runs/sweep-MODEL-TIMESTAMP)."),
     resume: Path | None = typer.Option(
         None,
@@ -191,12 +185,12 @@ def sweep(
     distributed: bool = typer.Option(
         False, "--distributed", help="Multi-host: jax.distributed.initialize() from the environment (see README)."
     ),
+    **options,
 ):
     """Gradient descent over a grid of step sizes and seeds; locate η* and compare it with theory."""
     from eos.dynamics import engine as eng
     from eos.dynamics import resumable
-    from eos.dynamics.models import ModelSpec
-    from eos.dynamics.sweep import SweepConfig, check_fits
+    from eos.dynamics.sweep import check_fits
     from eos.results.files import InUse
 
     if distributed:
@@ -219,38 +213,21 @@ def sweep(
             except ValueError as e:
                 raise ValueError(f"--resume {e}") from None
             if ctx.get_parameter_source("devices").name == "COMMANDLINE":  # numbers do not depend on it
-                config = dataclasses.replace(config, engine=dataclasses.replace(config.engine, devices=devices))
+                engine = dataclasses.replace(config.engine, devices=options["devices"])
+                config = dataclasses.replace(config, engine=engine)
             out = resume
         else:
             lrs = parse_range(lr, "--lr", log, 64)
-            spec = ModelSpec(
-                model=model,
-                d=d,
-                n=n,
-                lam=lam,
-                sigma=sigma,
-                n_test=n_test,
-                width=width,
-                loss=loss,
-                x0=x0,
-                y0=y0,
-                impl=impl,
-            )
-            config = SweepConfig(
-                spec=spec,
+            config = from_options(
+                SweepConfig,
+                options,
+                spec=from_options(ModelSpec, options),
                 lrs=tuple(lrs),
-                seeds=seeds,
-                steps=steps,
-                time=time_,
-                refine=refine,
-                margin=margin,
-                chunk=chunk,
-                x64=x64,
-                engine=eng.EngineConfig(stride=stride, max_slots=slots, devices=devices, pool=pool),
+                engine=from_options(EngineConfig, options),
             )
             if distributed and out is None:
                 raise ValueError("--distributed needs --out: a directory every host sees")
-            out = out or default_out(f"sweep-{model}")
+            out = out or default_out(f"sweep-{Path(config.spec.model.split(':')[0]).stem}")
             if lead:  # the other hosts would race the first one, which creates it
                 check_out(out)
         eng.member_devices(config.engine.devices)
@@ -319,52 +296,27 @@ def start_distributed() -> None:
 
 
 @app.command()
+@config_options(RobustnessConfig)
 def robustness(
-    n: int = typer.Option(500, help="Training points."),
-    d: int = typer.Option(200, help="Input dimension."),
     widths: str = typer.Option("2:512", help="Widths: A:B (9 log-spaced), A:B:N, or a,b,c."),
-    seeds: int = typer.Option(3, help="Seeds 0..N-1 (each fixes data and initialisation)."),
-    vary: str = typer.Option("width", help="What to sweep: width | n (at the first width) | d (at its p)."),
     values: str | None = typer.Option(None, help="The n or d values for --vary n | d: A:B:N or a,b,c."),
-    inputs: str = typer.Option("gaussian", help="gaussian (N(0, I/d)) | sphere."),
-    labels: str = typer.Option("random", help="random (σ² = 1) | rule (a linear rule flipped w.p. --flip)."),
-    flip: float = typer.Option(0.0, help="Label flip probability q for --labels rule (σ² = 4q(1−q))."),
-    eps: float = typer.Option(0.5, help="Fit below the noise level by ε: train MSE ≤ σ² − ε."),
-    steps: int = typer.Option(2000, help="Training step budget."),
-    lr: float = typer.Option(0.01, help="Adam step size."),
-    penalty: float = typer.Option(1e-3, help="Initial smoothness penalty (smoothest fit); 0 stops at the first fit."),
-    regulariser: str = typer.Option("gradient", help="gradient (mean ‖∇f(x_i)‖²) | path (path norm)."),
-    lipsdp_max_width: int = typer.Option(4096, help="Run LipSDP-Neuron up to this width."),
     out: Path | None = typer.Option(None, help="Output directory (default: runs/robustness-TIMESTAMP)."),
+    **options,
 ):
     """Train two-layer networks of many widths, bracket their Lipschitz constants, set them against the law."""
     from eos.memory import require
-    from eos.robustness.experiment import RobustnessConfig, footprint, run_robustness
+    from eos.robustness.experiment import footprint, run_robustness
 
     with bad_input():
         ks = parse_range(widths, "--widths", True, 9, integer=True)
         vs = parse_range(values, "--values", True, 5, integer=True) if values is not None else ()
-        config = RobustnessConfig(
-            n=n,
-            d=d,
-            widths=tuple(int(k) for k in ks),
-            seeds=seeds,
-            inputs=inputs,
-            labels=labels,
-            flip=flip,
-            eps=eps,
-            steps=steps,
-            lr=lr,
-            penalty=penalty,
-            regulariser=regulariser,
-            lipsdp_max_width=lipsdp_max_width,
-            vary=vary,
-            values=tuple(int(v) for v in vs),
+        config = from_options(
+            RobustnessConfig, options, widths=tuple(int(k) for k in ks), values=tuple(int(v) for v in vs)
         )
         require(
             footprint(config),
-            f"this sweep (n = {max(config.values) if vary == 'n' else n}, "
-            f"d = {max(config.values) if vary == 'd' else d}, widths up to {max(config.widths)})",
+            f"this sweep (n = {max(config.values) if config.vary == 'n' else config.n}, "
+            f"d = {max(config.values) if config.vary == 'd' else config.d}, widths up to {max(config.widths)})",
         )
         out = out or default_out("robustness")
         check_out(out)

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
-from .losses import get_loss
+from .losses import LOSSES, get_loss
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity, like the model's functions: engines cache on models
@@ -65,17 +65,34 @@ class ModelSpec:
     reads the fields it needs (the mlp its width, the product model its loss and start).
     """
 
-    model: str = "relu"
-    d: int = 20  # input dimension
-    n: int = 200  # training samples
-    lam: float = 3.0  # signal strength λ
-    sigma: float = 1.0  # noise level σ
-    n_test: int = 2000  # test samples
-    width: int = 64  # mlp hidden units
-    loss: str = "logcosh"  # product-model loss
-    x0: float = 0.5  # product-model start
-    y0: float = 2.0
-    impl: str = "auto"  # relu: sorted | counted (both exact, O(n) a step) | dense (O(n d) reference) | auto
+    model: str = field(
+        default="relu",
+        metadata={
+            "help": lambda: (
+                f"{' | '.join(builtin_models())}, or your own: file.py:make or package.module:make "
+                "(a function (spec, dtype) -> Model; see README)."
+            )
+        },
+    )
+    d: int = field(default=20, metadata={"help": "Input dimension."})
+    n: int = field(default=200, metadata={"help": "Training samples."})
+    lam: float = field(default=3.0, metadata={"help": "Signal strength λ."})
+    sigma: float = field(default=1.0, metadata={"help": "Noise level σ."})
+    n_test: int = field(default=2000, metadata={"help": "Test samples."})
+    width: int = field(default=64, metadata={"help": "Hidden units of the mlp model."})
+    loss: str = field(default="logcosh", metadata={"help": lambda: f"Product-model loss: {' | '.join(LOSSES)}."})
+    x0: float = field(default=0.5, metadata={"help": "Product-model start x₀."})
+    y0: float = field(default=2.0, metadata={"help": "Product-model start y₀."})
+    impl: str = field(
+        default="auto",
+        metadata={
+            "help": (
+                "relu formulation: auto (sorted on a CPU, counted on a GPU) | sorted | "
+                "counted (both exact, O(n) a step) "
+                "| dense (O(nd) reference)."
+            )
+        },
+    )
 
     def __post_init__(self):
         find_model(self.model)

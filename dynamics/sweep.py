@@ -18,7 +18,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -39,14 +39,23 @@ from .model import ModelSpec, make_model
 class SweepConfig:
     spec: ModelSpec = ModelSpec()
     lrs: tuple = tuple(np.linspace(0.01, 1.0, 64).tolist())  # step sizes η of the grid
-    seeds: int = 3  # seeds 0 .. seeds−1; a seed fixes data and initialisation
-    steps: int | None = None  # fixed step count; if None, T = round(time/η)
-    time: float = 10.0  # total time T·η when steps is None ([AB] Fig. 1 uses 10)
-    refine: int = 0  # extra rounds of step sizes inside each seed's η* bracket
-    refine_points: int = 4  # step sizes added per seed and round
-    margin: float = 0.03  # departure margin of the η* criterion (transition.py)
-    chunk: int = 64  # members per chunk: the unit of work that is kept on disk as it finishes
-    x64: bool = False
+    # Fields with a "help" are options of `eos sweep`.
+    seeds: int = field(default=3, metadata={"help": "Seeds 0..N-1 (each fixes data and initialisation)."})
+    steps: int | None = field(default=None, metadata={"help": "Fixed number of steps (instead of --time)."})
+    time: float = field(default=10.0, metadata={"help": "Total time T·η; T = round(time/η) ([AB] Fig. 1: 10)."})
+    refine: int = field(default=0, metadata={"help": "Extra rounds of step sizes inside each η* bracket."})
+    refine_points: int = field(default=4, metadata={"help": "Step sizes added per seed and refinement round."})
+    margin: float = field(
+        default=0.03,
+        metadata={
+            "help": (
+                "η* criterion: the final threshold variable leaves its small-η trend by more than "
+                "margin·max(1, |value|)."
+            )
+        },
+    )
+    chunk: int = field(default=64, metadata={"help": "Members per chunk; each finished chunk is kept on disk at once."})
+    x64: bool = field(default=False, metadata={"help": "float64 instead of float32."})
     engine: engine.EngineConfig = engine.EngineConfig()
 
     def __post_init__(self):

@@ -17,7 +17,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -37,21 +37,28 @@ VARY = ("width", "n", "d")
 
 @dataclass(frozen=True)
 class RobustnessConfig:
-    n: int = 500
-    d: int = 200
+    # Fields with a "help" are options of `eos robustness`; widths and values are parsed from ranges there.
+    n: int = field(default=500, metadata={"help": "Training points."})
+    d: int = field(default=200, metadata={"help": "Input dimension."})
     widths: tuple = (2, 4, 8, 16, 32, 64, 128, 256, 512)
-    seeds: int = 3
-    inputs: str = "gaussian"
-    labels: str = "random"
-    flip: float = 0.0  # label flip probability q for labels="rule"
-    eps: float = 0.5  # fit below the noise level by ε: train MSE ≤ σ² − ε
-    steps: int = 2000  # step budget
-    lr: float = 0.01  # Adam step size
-    penalty: float = 1e-3  # initial μ of the smoothness penalty (smoothest fit); 0: stop at the first fit
-    regulariser: str = "gradient"  # gradient (mean ‖∇f(x_i)‖²) | path (path norm): see networks.roughness
-    lipsdp_max_width: int = 4096  # LipSDP-Neuron (first-order, certified) up to this width
+    seeds: int = field(default=3, metadata={"help": "Seeds 0..N-1 (each fixes data and initialisation)."})
+    inputs: str = field(default="gaussian", metadata={"help": "gaussian (N(0, I/d)) | sphere."})
+    labels: str = field(
+        default="random", metadata={"help": "random (σ² = 1) | rule (a linear rule flipped w.p. --flip)."}
+    )
+    flip: float = field(default=0.0, metadata={"help": "Label flip probability q for --labels rule (σ² = 4q(1−q))."})
+    eps: float = field(default=0.5, metadata={"help": "Fit below the noise level by ε: train MSE ≤ σ² − ε."})
+    steps: int = field(default=2000, metadata={"help": "Training step budget."})
+    lr: float = field(default=0.01, metadata={"help": "Adam step size."})
+    penalty: float = field(
+        default=1e-3, metadata={"help": ("Initial smoothness penalty (smoothest fit); 0 stops at the first fit.")}
+    )
+    regulariser: str = field(default="gradient", metadata={"help": "gradient (mean ‖∇f(x_i)‖²) | path (path norm)."})
+    lipsdp_max_width: int = field(default=4096, metadata={"help": "Run LipSDP-Neuron up to this width."})
     delta: float = 0.01  # failure probability of the certified bound
-    vary: str = "width"  # what is swept: width | n | d
+    vary: str = field(
+        default="width", metadata={"help": "What to sweep: width | n (at the first width) | d (at its p)."}
+    )
     values: tuple = ()  # the n or d values for vary = n | d; the width is widths[0] (for d: p held)
 
     def __post_init__(self):

@@ -185,3 +185,34 @@ def test_help_is_plain_text_and_lists_the_figures():
     r = eos("sweep", "--help", cwd=ROOT)
     assert "A:B:N" in r.stdout and "🅱" not in r.stdout and "<bool>" not in r.stdout, r.stdout
     assert all(name in eos("figures", "--help", cwd=ROOT).stdout for name in FIGURES)
+
+
+def test_every_config_field_with_help_is_an_option_with_its_default():
+    """The options are derived from the configs: a field that carries a help is an option of its
+    command, with the field's own default, and nothing is restated by hand."""
+    import dataclasses
+
+    import typer.main
+
+    from eos import cli
+    from eos.dynamics.engine import EngineConfig
+    from eos.dynamics.model import ModelSpec
+    from eos.dynamics.sweep import SweepConfig
+    from eos.robustness.experiment import RobustnessConfig
+
+    commands = {c.name: c for c in typer.main.get_command(cli.app).commands.values()}
+    for command, classes in (("sweep", (ModelSpec, SweepConfig, EngineConfig)), ("robustness", (RobustnessConfig,))):
+        params = {p.name: p for p in commands[command].params}
+        for cls in classes:
+            for f in dataclasses.fields(cls):
+                if "help" in f.metadata:
+                    assert f.name in params, (command, f.name)
+                    assert params[f.name].default == f.default, (command, f.name, params[f.name].default)
+
+
+@pytest.mark.parametrize("option, value", [("--memory-mb", "-1"), ("--memory-mb", "nan"), ("--max-waste", "-0.1"),
+                                           ("--lanczos-steps", "0"), ("--refine-points", "0")])
+def test_options_derived_from_the_engine_config_are_validated(tmp_path, option, value):
+    from test_bad_input_corpus import check_rejected
+
+    check_rejected(["sweep", option, value, "--out", "o"], tmp_path, option.lstrip("-").replace("-", "_"))
