@@ -210,8 +210,16 @@ def test_every_config_field_with_help_is_an_option_with_its_default():
                     assert params[f.name].default == f.default, (command, f.name, params[f.name].default)
 
 
-@pytest.mark.parametrize("option, value", [("--memory-mb", "-1"), ("--memory-mb", "nan"), ("--max-waste", "-0.1"),
-                                           ("--lanczos-steps", "0"), ("--refine-points", "0")])
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--memory-mb", "-1"),
+        ("--memory-mb", "nan"),
+        ("--max-waste", "-0.1"),
+        ("--lanczos-steps", "0"),
+        ("--refine-points", "0"),
+    ],
+)
 def test_options_derived_from_the_engine_config_are_validated(tmp_path, option, value):
     from test_bad_input_corpus import check_rejected
 

@@ -10,7 +10,7 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from eos.dynamics import engine, theory
@@ -195,3 +195,29 @@ def test_pooled_sweep_equals_members_alone_and_divergence_is_isolated(lrs, horiz
             info = dict(lr=lrs[i], horizon=hs[i], blowup=blowup)
             np.testing.assert_array_equal(pooled.loss[i, :r], alone.loss[0], err_msg=str(info))
             assert pooled.diverged_step[i] == alone.diverged_step[0], info
+
+
+@given(
+    d=st.integers(50, 400), seed=st.integers(0, 10**6), r=st.floats(1.5, 4.0), sigma=st.sampled_from([0.5, 1.0, 2.0])
+)
+@settings(max_examples=8 * SCALE)
+def test_mean_model_above_transition_stops_where_the_sharpness_is_two_over_eta(d, seed, r, sigma):
+    """Above η* the mean model drives b down until the sharpness is just under 2/η: b_∞ solves
+    σ g(b_∞/σ) = 2/(d√η) (THEORY.md §1.3). That holds where it is the binding limit, i.e. where it
+    lies well below the bias gradient flow already reaches (−(√(2π)/(8σ))A₀², set by the init),
+    and where 100 ≤ dσ ≤ 400: below, the O(1/(dσ)) start is not negligible (b ends 45 % below the
+    formula at d = 100, σ = 0.5, r = 2, and 3× at dσ = 25); above 400, η* is so small that 5000
+    steps are too short a time to settle. In every case the run ends stable, sharpness ≤ 2/η."""
+    assume(100 <= d * sigma <= 400)
+    eta = r * theory.threshold_lr_closed_form(d, sigma)
+    with jax.enable_x64(True):
+        tr = run(make_model(ModelSpec(model="mean", d=d, sigma=sigma), F64), [eta], [5000], seeds=[seed], stride=49)
+    p0 = jax.tree_util.tree_map(lambda a: float(a[0]), tr.initial_params)
+    above, below = theory.mean_bias_above(d, eta, sigma), theory.mean_bias_below(d, p0.a_neg, p0.a_pos, sigma)
+    b = tr.observables["final_bias"][0]
+    held = tr.sharpness[0, (tr.step[0] >= 0).sum() - 1] * eta / 2
+    info = dict(d=d, sigma=sigma, seed=seed, r=r, final_bias=b, predicted_above=above, below=below, held=held)
+    assert tr.diverged_step[0] == -1 and held <= 1.0 + 1e-6, info
+    if above < 2 * below:
+        assert abs(b / above - 1) <= 0.1, info
+        assert held >= 0.85, info
