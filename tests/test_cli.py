@@ -224,3 +224,17 @@ def test_options_derived_from_the_engine_config_are_validated(tmp_path, option, 
     from test_bad_input_corpus import check_rejected
 
     check_rejected(["sweep", option, value, "--out", "o"], tmp_path, option.lstrip("-").replace("-", "_"))
+
+
+def test_every_package_folder_is_installed_under_eos():
+    """pyproject maps the top-level folders under `eos`; a sub-package left off that list would be
+    missing from a wheel (an editable install hides it: it maps the whole checkout)."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {"eos"} | {
+        "eos." + ".".join(p.parent.relative_to(ROOT).parts)
+        for top in ("dynamics", "robustness", "figures", "results")
+        for p in (ROOT / top).rglob("__init__.py")
+    }
+    assert found == listed, (found - listed, listed - found)
