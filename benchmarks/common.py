@@ -14,12 +14,21 @@ from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import time
+import types
 from dataclasses import dataclass
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+try:  # without an install (a machine with no package index: PYTHONPATH=.), map `eos` onto the checkout
+    import eos.dynamics  # noqa: F401
+except ModuleNotFoundError:
+    sys.modules["eos"] = types.ModuleType("eos")
+    sys.modules["eos"].__path__ = [str(Path(__file__).resolve().parents[1])]
 
 from eos.dynamics import engine
 from eos.dynamics.engine import EngineConfig, member_block

@@ -1,8 +1,17 @@
 import os
+import sys
+import types
+from pathlib import Path
 
 import jax
 import pytest
 from hypothesis import settings
+
+try:  # without an install (a machine with no package index: PYTHONPATH=.), map `eos` onto the checkout
+    import eos.dynamics  # noqa: F401
+except ModuleNotFoundError:
+    sys.modules["eos"] = types.ModuleType("eos")
+    sys.modules["eos"].__path__ = [str(Path(__file__).resolve().parents[1])]
 
 # float64 is available to every test; float32 paths pass their dtype explicitly.
 jax.config.update("jax_enable_x64", True)
