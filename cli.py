@@ -91,16 +91,30 @@ def _terminate(signum, frame):
     raise Terminated()
 
 
-def parse_range(text: str, name: str, log: bool, default_count: int, integer: bool = False) -> np.ndarray:
-    """'A:B' (default_count points), 'A:B:N', 'a,b,c' or one number; geometric spacing if log."""
+def _predicted(spec) -> float:
+    """The model's predicted η*, the unit of '0.5x'; BadInput for a model without one."""
+    from eos.dynamics.sweep import predicted_lr
+
+    eta = predicted_lr(spec)
+    if eta is None:
+        raise BadInput(f"--lr: model {spec.model!r} predicts no η*, so 'x' (a multiple of it) has no meaning")
+    return eta
+
+
+def parse_range(text: str, name: str, log: bool, default_count: int, integer: bool = False, unit=None) -> np.ndarray:
+    """'A:B' (default_count points), 'A:B:N', 'a,b,c' or one number; geometric spacing if log.
+    With `unit` (a function giving a number), a value written '0.5x' means 0.5 × unit()."""
     text = text.strip()
     if not text:
         raise BadInput(f"{name} is empty")
     kind = int if integer else float
 
     def number(s: str):
+        scale = 1.0
+        if unit is not None and s.strip().lower().endswith("x"):
+            s, scale = s.strip()[:-1], unit()
         try:
-            v = kind(s)
+            v = kind(s) * scale
         except ValueError:
             raise BadInput(f"{name} {text!r}: {s!r} is not {'an integer' if integer else 'a number'}") from None
         if not math.isfinite(v) or v <= 0:
@@ -174,7 +188,11 @@ def check_out(out: Path) -> None:
 @config_options(ModelSpec, SweepConfig, EngineConfig)
 def sweep(
     ctx: typer.Context,
-    lr: str = typer.Option("0.01:1.0", help="Step sizes: A:B (64 points), A:B:N, or a,b,c."),
+    lr: str | None = typer.Option(
+        None,
+        help="Step sizes: A:B (64 points), A:B:N, or a,b,c; a value ending in x is a multiple of the model's "
+        "predicted η* (0.2x:5x). Default: 0.2x:5x:48, both sides of the prediction.",
+    ),
     log: bool = typer.Option(False, "--log", help="Geometric spacing for A:B ranges."),
     out: Path | None = typer.Option(None, help="Output directory (default: runs/sweep-MODEL-TIMESTAMP)."),
     resume: Path | None = typer.Option(
@@ -217,13 +235,10 @@ def sweep(
                 config = dataclasses.replace(config, engine=engine)
             out = resume
         else:
-            lrs = parse_range(lr, "--lr", log, 64)
+            spec = from_options(ModelSpec, options)
+            lrs = None if lr is None else tuple(parse_range(lr, "--lr", log, 64, unit=lambda: _predicted(spec)))
             config = from_options(
-                SweepConfig,
-                options,
-                spec=from_options(ModelSpec, options),
-                lrs=tuple(lrs),
-                engine=from_options(EngineConfig, options),
+                SweepConfig, options, spec=spec, lrs=lrs, engine=from_options(EngineConfig, options)
             )
             if distributed and out is None:
                 raise ValueError("--distributed needs --out: a directory every host sees")
@@ -497,44 +512,25 @@ def report_sweep(result) -> None:
     )
     for x in rows:
         m = grid & (s["lr"] == x)
-        acc = f" {np.mean(s['test_acc'][m]):>8.3f}" if accuracy else ""
+        ok = m & (s["status"] != "diverged")
+        med = lambda col, w: f"{np.median(s[col][ok]):>{w}.{4 if w == 9 and col == 'final_threshold' else 3}f}" if ok.any() else f"{'—':>{w}}"
+        acc = f" {med('test_acc', 8)}" if accuracy else ""
         typer.echo(
-            f"{x:>10.4g} {np.median(s['final_threshold'][m]):>9.4f}{acc} {np.median(s['edge_ratio'][m]):>9.3f} "
-            f"{np.median(s['edge_ratio_max'][m]):>9.3f} {regime.ranges(s['lr'][m], s['regime'][m])[0][0]:<18} "
+            f"{x:>10.4g} {med('final_threshold', 9)}{acc} {med('edge_ratio', 9)} {med('edge_ratio_max', 9)} "
+            f"{regime.ranges(s['lr'][m], s['regime'][m])[0][0]:<18} "
             f"{int(s['diverged'][m].sum()):>4d}/{m.sum():<3d} {int(s['dead'][m].sum()):>4d}"
         )
     typer.echo(
-        f"({len(rows)} of {len(lrs)} grid step sizes shown, medians over seeds; held λη/2: the level the sharpness "
-        f"holds for 10 % of the run after the transient, ≈ 1 at the edge of stability; all {len(s['lr'])} runs in "
+        f"({len(rows)} of {len(lrs)} grid step sizes shown; numbers are medians over the seeds that did not diverge "
+        f"(diverged runs: summary.csv, diverged_step), the regime the most common; held λη/2: the level the sharpness "
+        f"holds for 10 % of the run after the first 5 %, ≈ 1 at the edge of stability; all {len(s['lr'])} runs in "
         f"summary.csv)"
     )
     spans = regime.ranges(s["lr"][grid], s["regime"][grid])
     typer.echo("regimes: " + ";  ".join(f"{regime.LABELS[n]} {_span(a, b)}" for n, a, b, _ in spans))
-    if any(n == "silent" for n, *_ in spans):
-        typer.echo(
-            f"  (silent: test accuracy ≤ {regime.SILENT}, a coin flip: b is so negative that no unit fires "
-            f"on fresh inputs)"
-        )
-    dep, eos = result.transition["departure"], result.transition["eos"]
-    th = result.theory["threshold_lr"]
-    typer.echo(f"located η* (final {model.symbol} leaves its small-η trend) = {_fmt(dep)}")
-    brackets = [p["departure"] for p in result.transition["per_seed"] if p["departure"]["status"] == "bracketed"]
-    if brackets:
-        typer.echo("  per-seed brackets: " + ", ".join(f"{b['lo']:.4g}–{b['hi']:.4g}" for b in brackets))
-    if dep.get("coarse"):
-        typer.echo(
-            f"  the grid is too coarse to place η* within 20 % (a bracket wider than that, or under two points "
-            f"of trend below it): rerun with --refine 2, or a finer --lr around {dep['median']:.3g}"
-        )
-    typer.echo(f"sharpness held at 2/η (edge of stability) from η = {_fmt(eos)}")
-    predicted = [f"2/max λ along gradient flow {th['gradient_flow_peak']['median']:.4g}"]
-    if "closed_form" in th:
-        predicted.insert(0, f"{model.theory.formula} {th['closed_form']:.4g}")
-    typer.echo(f"predicted η*: {';  '.join(predicted)}")
-    typer.echo(
-        f"diagnostic, not a prediction of η*: 2/λ of the initial Hessian {th['initial_hessian']['median']:.4g} "
-        f"(the sharpness at initialisation, before training has moved the parameters)"
-    )
+    for name in dict.fromkeys(n for n, *_ in spans):
+        typer.echo(f"  {regime.LABELS[name]}: {regime.RULES[name]}")
+    _report_transition(result, model)
     unreliable = int(np.sum(s["status"] == "sharpness_unreliable")) if "status" in s else 0
     if unreliable:
         typer.echo(
@@ -542,8 +538,47 @@ def report_sweep(result) -> None:
             f"(NaN in trajectories.npz, status sharpness_unreliable in summary.csv)"
         )
     typer.echo(
-        f"wasted member-steps: {100 * result.meta['engine']['wasted_fraction']:.1f}% of "
+        f"wasted member-steps: {100 * max(0.0, result.meta['engine']['wasted_fraction']):.1f}% of "
         f"{result.meta['engine']['useful_steps']} useful"
+    )
+
+
+def _report_transition(result, model) -> None:
+    """The verdict, then η* as located (only where the verdict locates one), then the predictions."""
+    t, th = result.transition, result.theory["threshold_lr"]
+    symbol = model.symbol
+    typer.echo(f"verdict: {t['verdict']} — {t['reason']}")
+    est = t["estimate"]
+    fits = [p["kink"] for p in t["per_seed"] if p["kink"]["status"] == "fitted"]
+    if t["verdict"] in ("sharp", "crossover", "too_coarse") and est["bracketed"]:
+        what = {"sharp": "located η*", "crossover": "bend of the crossover", "too_coarse": "kink, roughly"}
+        typer.echo(f"{what[t['verdict']]} (kink of final {symbol}) = {_fmt(est)}")
+        typer.echo(
+            "  per-seed brackets: "
+            + ", ".join(f"{f['lo']:.4g}–{f['hi']:.4g} (slope ×{f['ratio']:.3g})" for f in fits)
+        )
+        if est["coarse"]:
+            typer.echo(
+                f"  a bracket is wider than 20 % or a seed has too few points near its kink: rerun with --refine 2, "
+                f"or a finer --lr around {est['median']:.3g}"
+            )
+    typer.echo(f"edge of stability held from η = {_fmt(t['eos'])}")
+    predicted = []
+    if "closed_form" in th:
+        predicted.append(f"{model.theory.formula} {th['closed_form']:.4g}")
+    if "gradient_flow" in th:
+        gf = th["gradient_flow"]
+        predicted.append(
+            f"2/max λ along gradient flow from each seed's start {gf['median']:.4g} "
+            f"(seeds {min(gf['per_seed']):.4g}–{max(gf['per_seed']):.4g})"
+        )
+    if predicted:
+        typer.echo(f"predicted η*: {';  '.join(predicted)}")
+    if t["verdict"] == "sharp" and "closed_form" in th:
+        typer.echo(f"  located / predicted: {est['median'] / th['closed_form']:.3g} × {model.theory.formula}")
+    typer.echo(
+        f"diagnostic, not a prediction of η*: 2/λ of the initial Hessian {th['initial_hessian']['median']:.4g} "
+        f"(the sharpness at initialisation, before training has moved the parameters)"
     )
 
 
@@ -565,7 +600,7 @@ def _table_rows(lrs: np.ndarray, located: dict, most: int = 32) -> np.ndarray:
         return lrs
     keep = set(lrs[np.linspace(0, len(lrs) - 1, most - 8).round().astype(int)].tolist())
     for seed in located["per_seed"]:
-        b = seed["departure"]
+        b = seed["kink"]
         keep.update(x for x in (b["lo"], b["hi"]) if x in set(lrs.tolist()))
     return np.array(sorted(keep))
 

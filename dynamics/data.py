@@ -43,3 +43,8 @@ def sparse_coding(
 def accuracy(output, y):
     """Fraction of correct signs; an output of exactly 0 (no unit active) scores ½, a coin flip."""
     return jnp.mean(jnp.where(output == 0, 0.5, jnp.sign(output) == y))
+
+
+def sparse_coding_split(key, spec, dtype):
+    """(train, test) of the sparse coding task with the sizes of a ModelSpec (d, n, λ, σ, n_test)."""
+    return sparse_coding(key, spec.d, spec.n, spec.lam, spec.sigma, spec.n_test, dtype)

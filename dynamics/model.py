@@ -74,8 +74,8 @@ class ModelSpec:
             )
         },
     )
-    d: int = field(default=20, metadata={"help": "Input dimension."})
-    n: int = field(default=200, metadata={"help": "Training samples."})
+    d: int = field(default=200, metadata={"help": "Input dimension ([AB] Fig. 1: 200)."})
+    n: int = field(default=300, metadata={"help": "Training samples ([AB] Fig. 1: 300)."})
     lam: float = field(default=3.0, metadata={"help": "Signal strength λ."})
     sigma: float = field(default=1.0, metadata={"help": "Noise level σ."})
     n_test: int = field(default=2000, metadata={"help": "Test samples."})

@@ -31,14 +31,14 @@ from eos.results.chunks import ChunkStore
 from eos.results.files import read_csv, read_json, replace_whole, write_atomically, write_csv, write_json, write_npz
 from eos.results.provenance import provenance
 
-from . import engine, regime, transition
+from . import engine, flow, regime, transition
 from .model import ModelSpec, make_model
 
 
 @dataclass(frozen=True)
 class SweepConfig:
     spec: ModelSpec = ModelSpec()
-    lrs: tuple = tuple(np.linspace(0.01, 1.0, 64).tolist())  # step sizes η of the grid
+    lrs: tuple | None = None  # step sizes η of the grid; None: DEFAULT_GRID around the model's predicted η*
     # Fields with a "help" are options of `eos sweep`.
     seeds: int = field(default=3, metadata={"help": "Seeds 0..N-1 (each fixes data and initialisation)."})
     steps: int | None = field(default=None, metadata={"help": "Fixed number of steps (instead of --time)."})
@@ -56,10 +56,14 @@ class SweepConfig:
     )
     chunk: int = field(default=64, metadata={"help": "Members per chunk; each finished chunk is kept on disk at once."})
     x64: bool = field(default=False, metadata={"help": "float64 instead of float32."})
+    flow: bool = field(
+        default=True,
+        metadata={"help": "Predict η* as 2/max λ along gradient flow, integrated from each seed's start (seconds)."},
+    )
     engine: engine.EngineConfig = engine.EngineConfig()
 
     def __post_init__(self):
-        lrs = tuple(float(x) for x in self.lrs)
+        lrs = tuple(float(x) for x in (self.lrs if self.lrs is not None else default_lrs(self.spec)))
         object.__setattr__(self, "lrs", lrs)
         if not lrs:
             raise ValueError("the step-size grid is empty")
@@ -98,6 +102,29 @@ class SweepConfig:
         d["engine"] = engine.EngineConfig(**d["engine"])
         d["lrs"] = tuple(d["lrs"])
         return cls(**d)
+
+
+DEFAULT_GRID = (0.2, 5.0, 48)  # η from 0.2 to 5 × the predicted η*, evenly spaced: both sides, 10 points below
+
+
+def predicted_lr(spec: ModelSpec) -> float | None:
+    """The model's own predicted η* (a formula, never a measurement), or None if it has none."""
+    value = make_model(spec).theory.threshold_lr
+    return float(value) if value is not None and math.isfinite(value) and value > 0 else None
+
+
+def default_lrs(spec: ModelSpec) -> np.ndarray:
+    """DEFAULT_GRID in units of the model's predicted η*; ValueError for a model without one."""
+    eta = predicted_lr(spec)
+    if eta is None:
+        raise ValueError(f"model {spec.model!r} predicts no η*: give the step sizes (--lr A:B)")
+    lo, hi, count = DEFAULT_GRID
+    return np.linspace(lo * eta, hi * eta, count)
+
+
+def flow_time(config: SweepConfig) -> float:
+    """Total time of the gradient flow the prediction integrates: T·η, or steps × the smallest η."""
+    return config.time if config.steps is None else config.steps * min(config.lrs)
 
 
 def _shapes_of(model, dtype=None):
@@ -189,10 +216,12 @@ def run_sweep(
         seeds = np.arange(config.seeds)
         lrs = np.repeat(np.asarray(config.lrs), len(seeds))
         member_seeds = np.tile(seeds, len(config.lrs))
+        predicted = model.theory.threshold_lr
+        flows = flow.peak_sharpness(model, seeds, flow_time(config)) if config.flow else None
         parts = [run(lrs, member_seeds, 0)]
         for r in range(1, config.refine + 1):
-            located = _locate(_concat(parts)[0], config)
-            new = transition.refinement_lrs([s["departure"] for s in located["per_seed"]], config.refine_points)
+            located = _locate(_concat(parts)[0], config, predicted)
+            new = transition.refinement_lrs([s["kink"] for s in located["per_seed"]], config.refine_points)
             lrs = np.concatenate(new)
             if not len(lrs):
                 break
@@ -202,10 +231,8 @@ def run_sweep(
     order = np.lexsort((summary["seed"], summary["lr"]))
     summary = {k: v[order] for k, v in summary.items()}
     trajectories = {k: v[order] for k, v in trajectories.items()}
-    located = _locate(summary, config)
-    summary["departed"] = _departed_column(summary, config.margin)
-    summary["regime"] = regime.classify(summary, summary["departed"])
-    theory_block = _theory(model, summary, trajectories, initial)
+    located = _locate(summary, config, predicted)
+    theory_block = _theory(model, initial, flows)
     _add_theory_columns(model, summary, initial)
     meta = provenance("float64" if config.x64 else "float32", time.perf_counter() - start)
     # Work done by this call (a resumed sweep counts only what it recomputed).
@@ -315,8 +342,8 @@ def _chunk_arrays(tr: engine.Trajectories, lrs, seeds, round_index, horizons) ->
         "initial_sharpness": tr.initial_sharpness[np.searchsorted(np.unique(seeds), seeds)],
         "final_threshold": tr.threshold[rows, last],
     }
-    summary["edge_ratio"] = _sustained_ratio(tr, horizons, summary["lr"])
     summary["edge_ratio_max"] = summary["max_sharpness"] * summary["lr"] / 2.0
+    summary.update(regime.measure(tr.step, tr.loss, tr.sharpness, tr.stride, horizons, summary["lr"]))
     summary["status"] = member_status(tr)
     summary.update(tr.observables)
     arrays = {f"summary/{k}": np.asarray(v) for k, v in summary.items()}
@@ -325,25 +352,6 @@ def _chunk_arrays(tr: engine.Trajectories, lrs, seeds, round_index, horizons) ->
     for i, leaf in enumerate(jax.tree_util.tree_leaves(tr.initial_params)):
         arrays[f"initial/params/{i}"] = np.asarray(leaf)
     return arrays
-
-
-TRANSIENT = 0.05  # the first 5 % of a run's steps: a⁺ + a⁻ relaxes, the sharpness climbs
-STRETCH = 0.10  # a level held for 10 % of the steps is sustained, not a passing peak
-
-
-def _sustained_ratio(tr: engine.Trajectories, horizons, lrs) -> np.ndarray:
-    """Per member, the highest level L that sharpness·η/2 stays at or above for a whole stretch of
-    STRETCH·T steps after the first TRANSIENT·T (the best such window's minimum); NaN where the run
-    has no such stretch (it diverged early, or records too sparsely). EoS reads L ≈ 1."""
-    out = np.full(len(lrs), np.nan)
-    for m, (horizon, lr) in enumerate(zip(np.asarray(horizons), np.asarray(lrs))):
-        recorded = tr.step[m] >= 0
-        window = int(STRETCH * horizon // tr.stride) + 1  # records spanning STRETCH·T steps
-        after = tr.sharpness[m][recorded & (tr.step[m] >= TRANSIENT * horizon)] * lr / 2.0
-        if 1 <= window <= len(after):
-            levels = np.lib.stride_tricks.sliding_window_view(after, window).min(axis=1)  # NaN-aware below
-            out[m] = np.nanmax(levels) if np.isfinite(levels).any() else np.nan
-    return out
 
 
 def member_status(tr: engine.Trajectories) -> np.ndarray:
@@ -407,18 +415,16 @@ def _concat(parts):
     return whole["summary"], whole["trajectories"], whole["initial"]
 
 
-def _locate(summary, config):
-    return transition.locate(
-        summary["lr"], summary["seed"], summary["final_threshold"], summary["edge_ratio"], config.margin
+def _locate(summary, config, predicted):
+    """Classify every row (columns departed, regime), then locate η* and the verdict; summary is
+    updated in place."""
+    summary["departed"] = transition.departed_rows(
+        summary["lr"], summary["seed"], summary["final_threshold"], config.margin
     )
-
-
-def _departed_column(summary, margin):
-    out = np.zeros(len(summary["lr"]), bool)
-    for s in np.unique(summary["seed"]):
-        rows = np.flatnonzero(summary["seed"] == s)
-        out[rows] = transition.departed(summary["lr"][rows], summary["final_threshold"][rows], margin)
-    return out
+    summary["regime"] = regime.classify(summary, summary["departed"])
+    return transition.locate(
+        summary["lr"], summary["seed"], summary["final_threshold"], summary["regime"], predicted, config.margin
+    )
 
 
 def _per_seed(values) -> dict:
@@ -432,22 +438,22 @@ def _seed_params(initial, seed):
     return jax.tree_util.tree_map(lambda a: np.asarray(a)[i], initial["params"])
 
 
-def _theory(model, summary, trajectories, initial) -> dict:
-    """Named predictions. `closed_form` and the model's own come from formulas alone; the `2/λ`
-    entries apply the stability formula η = 2/λ to sharpness measured at initialisation and
-    along the seed's smallest-η (gradient-flow-like) run."""
+def _theory(model, initial, flows) -> dict:
+    """Named predictions, from formulas and integrations alone: the model's closed form and its
+    own, and 2/max λ along gradient flow integrated from each seed's start (flow.py). 2/λ of the
+    initial Hessian is a diagnostic, not a prediction of η*."""
     predicted = model.theory
     out: dict = {"threshold_lr": {}}
     if predicted.threshold_lr is not None:
         out["threshold_lr"]["closed_form"] = predicted.threshold_lr
     out.update(predicted.constants)
     out["threshold_lr"]["initial_hessian"] = _per_seed(2.0 / initial["sharpness"])
-    peaks = []
-    for s in initial["seed"]:
-        rows = np.flatnonzero(summary["seed"] == s)
-        ref = rows[np.argmin(summary["lr"][rows])]
-        peaks.append(2.0 / np.nanmax(trajectories["sharpness"][ref]))
-    out["threshold_lr"]["gradient_flow_peak"] = _per_seed(peaks)
+    if flows is not None:
+        out["threshold_lr"]["gradient_flow"] = {
+            **_per_seed(2.0 / f["peak"] for f in flows),
+            "peak_time": [f["time"] for f in flows],
+            "method": flow.METHOD_TEXT,
+        }
     if predicted.per_seed is not None:
         by_seed = [predicted.per_seed(_seed_params(initial, s)) for s in initial["seed"]]
         for name in by_seed[0]:

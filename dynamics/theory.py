@@ -11,6 +11,8 @@ import math
 from scipy.optimize import brentq
 from scipy.stats import norm
 
+from .model import Theory
+
 
 def gaussian_relu_mean(b: float) -> float:
     """g(b) = E ReLU(z + b) = φ(b) + b Φ(b), z ~ N(0, 1).  [AB] §3 (THEORY.md §1.2)."""
@@ -75,3 +77,18 @@ def product_final_sharpness_above(lr: float, curvature: float, c: float) -> floa
 def quadratic_stable(lr: float, curvature: float) -> bool:
     """GD on a quadratic of curvature λ is stable iff η < 2/λ.  [EoS] §2."""
     return lr * curvature < 2.0
+
+
+def mean_model_theory(spec):
+    """A ModelSpec's mean-model Theory: η* = 8π/(σ²d²), and the final bias below η* (set by the
+    seed's init, `mean_bias_below`) and above it (`mean_bias_above`).  THEORY.md §1.3."""
+    eta = threshold_lr_closed_form(spec.d, spec.sigma)
+
+    def below(p):
+        return mean_bias_below(spec.d, p.a_neg, p.a_pos, spec.sigma)
+
+    def columns(lr, p):
+        bias = below(p) if lr <= eta else mean_bias_above(spec.d, lr, spec.sigma)
+        return {"theory_mean_model_final_bias": bias}
+
+    return Theory(eta, "8π/(σ²d²)", per_seed=lambda p: {"mean_model_bias_below": below(p)}, columns=columns)

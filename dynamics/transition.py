@@ -1,18 +1,16 @@
-"""Locating the critical step size η* in a sweep, one seed at a time.
+"""Locating the critical step size η* in a sweep, one seed at a time, and what it amounts to.
 
-Criterion ("departure"): a change of regime, not a drift. Below η*, at a fixed total time
-T·η, gradient descent tracks gradient flow and the final threshold variable (b for relu and
-mean, the mean bias for mlp, y for product) depends on η only through the O(η) error of a
-finite step: a smooth trend. Walking up the seed's grid, each final value is compared with
-the straight line through the (up to TREND_POINTS) values before it that are still on the
-trend; the first that leaves it by more than margin · max(1, |value at the smallest η|)
-marks η*. η* is bracketed by that grid point and the one before; the estimate is the
-geometric mean of the bracket. With fewer than two points before the departure the trend is
-a constant, and the report says the grid is too coarse below η* to tell a drift from a change.
+η* is the knot of a local hinge fit to the seed's final threshold variable v(η) (kink.py: the
+slopes before and after it give the transition's sharpness), started at the model's prediction
+and moved to where the data put the kink; the verdict (verdict.py) says whether that is a sharp
+transition, a crossover, or nothing the grid can tell.
 
-A second, independent criterion ("eos") reports the smallest η whose run sits at the edge of
-stability after the initial transient: sharpness·η/2 holds at EOS_LEVEL or above for a sustained
-stretch (`edge_ratio`, sweep.py), not just at a passing peak (`edge_ratio_max`).
+Beside it, two readings kept for comparison:
+- "departure": walking up the grid, the first value that leaves the straight line through the values
+  before it by more than margin · max(1, |value at the smallest η|). It is a low-side onset on a sharp
+  transition and moves with the grid on a crossover; runs off the trend are labelled off_trend.
+- "eos": the smallest η whose run holds the edge of stability (regime.py: sharpness reached 2/η and
+  held within 10 % of it for a tenth of the run).
 """
 
 from __future__ import annotations
@@ -20,6 +18,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from . import kink, regime, verdict
 
 
 def _bracket(lrs: np.ndarray, flags: np.ndarray, below_grid: bool) -> dict:
@@ -35,7 +35,6 @@ def _bracket(lrs: np.ndarray, flags: np.ndarray, below_grid: bool) -> dict:
 
 
 TREND_POINTS = 10**9  # all on-trend values before a point: a kink must not bend the line it is judged by
-EOS_LEVEL = 0.9  # edge_ratio at or above this: the run sits at the edge of stability
 
 
 def departed(lrs, final_threshold, margin: float) -> np.ndarray:
@@ -63,30 +62,91 @@ def departed(lrs, final_threshold, margin: float) -> np.ndarray:
     return out
 
 
-def locate(lrs, seeds, final_threshold, edge_ratio, margin: float = 0.03) -> dict:
-    """η* per seed by both criteria, with median and spread (min, max) over bracketed seeds.
+def start_of(lrs, prediction: float | None, departure: dict) -> float:
+    """Where the kink fit starts: the model's prediction if it lies in the grid, else the departure
+    estimate, else the grid's geometric middle. The fit then moves to the kink the data show."""
+    lrs = np.asarray(lrs, float)
+    if prediction is not None and lrs.min() <= prediction <= lrs.max():
+        return float(prediction)
+    if np.isfinite(departure.get("median", math.nan)):
+        return float(departure["median"])
+    return float(math.sqrt(lrs.min() * lrs.max()))
 
-    edge_ratio: per member, the level of sharpness·η/2 sustained after the transient.
+
+def locate(lrs, seeds, final_threshold, regimes, prediction: float | None = None, margin: float = 0.03) -> dict:
+    """η* per seed by the kink of the threshold variable (kink.fit), with the verdict and the
+    transition's sharpness; the trend departure and the edge-of-stability onset beside it.
+
+    regimes: per row (regime.classify); rows whose regime says nothing about the curve
+    (regime.NOT_ON_CURVE) are left out of the kink fit.
     """
     lrs, seeds = np.asarray(lrs, float), np.asarray(seeds)
-    final_threshold, edge_ratio = np.asarray(final_threshold, float), np.asarray(edge_ratio, float)
-    at_eos = edge_ratio >= EOS_LEVEL
+    final_threshold, regimes = np.asarray(final_threshold, float), np.asarray(regimes)
+    at_eos = regimes == "edge_of_stability"
+    on_curve = ~np.isin(regimes, regime.NOT_ON_CURVE)
     per_seed = []
     for seed in np.unique(seeds):
         rows = seeds == seed
         lr, thr, eos = lrs[rows], final_threshold[rows], at_eos[rows]
-        departure = _bracket(lr, departed(lr, thr, margin), bool(eos[np.argmin(lr)]))
+        departure = _bracket(lr, departed(lr, thr, margin), False)
         departure["trend_points"] = int(np.sum(lr < departure["hi"])) if departure["status"] == "bracketed" else 0
         per_seed.append({"seed": int(seed), "departure": departure, "eos": _bracket(lr, eos, False)})
+    dep = summarise([s["departure"] for s in per_seed])
+    start = start_of(lrs, prediction, dep)
+    for s in per_seed:
+        rows = (seeds == s["seed"]) & on_curve
+        s["kink"] = kink.fit(lrs[rows], final_threshold[rows], start)
+    fits = [s["kink"] for s in per_seed]
+    fitted = [f for f in fits if f["status"] == "fitted"]
+    ratios = [f["ratio"] for f in fitted]
+    moved = departed_rows(lrs, seeds, final_threshold, margin)
     return {
+        **verdict.decide(lrs, seeds, regimes, moved, fits, prediction),
+        "sharpness": {
+            "median": float(np.median(ratios)) if ratios else math.nan,
+            "per_seed": [f["ratio"] for f in fits],
+            "sharp_from": verdict.SHARP_RATIO,
+            "definition": "slope of the threshold variable after the kink over the slope before (hinge fit)",
+        },
+        "estimate": _kinks(fits),
+        "start": start,
         "margin": margin,
         "per_seed": per_seed,
-        "departure": summarise([s["departure"] for s in per_seed]),
+        "departure": dep,
         "eos": summarise([s["eos"] for s in per_seed]),
     }
 
 
-COARSE = 1.2  # a bracket wider than this ratio hi/lo cannot place η* within 20 %
+def _kinks(fits: list[dict]) -> dict:
+    """Median, spread and outer bracket of the fitted knots (and `coarse` as for the departure)."""
+    done = [f for f in fits if f["status"] == "fitted"]
+    if not done:
+        return {"median": math.nan, "min": math.nan, "max": math.nan, "lo": math.nan, "hi": math.nan,
+                "bracketed": 0, "seeds": len(fits), "coarse": True}
+    knots = np.array([f["knot"] for f in done])
+    return {
+        "median": float(np.median(knots)),
+        "min": float(knots.min()),
+        "max": float(knots.max()),
+        "lo": min(f["lo"] for f in done),
+        "hi": max(f["hi"] for f in done),
+        "bracketed": len(done),
+        "seeds": len(fits),
+        "coarse": len(done) < len(fits) or any(f["hi"] > COARSE * f["lo"] for f in done),
+    }
+
+
+def departed_rows(lrs, seeds, final_threshold, margin: float) -> np.ndarray:
+    """transition.departed for every seed of a sweep's rows."""
+    lrs, seeds, values = np.asarray(lrs, float), np.asarray(seeds), np.asarray(final_threshold, float)
+    out = np.zeros(len(lrs), bool)
+    for s in np.unique(seeds):
+        rows = np.flatnonzero(seeds == s)
+        out[rows] = departed(lrs[rows], values[rows], margin)
+    return out
+
+
+COARSE = verdict.COARSE
 
 
 def summarise(brackets: list[dict]) -> dict:
@@ -119,10 +179,11 @@ def summarise(brackets: list[dict]) -> dict:
 
 
 def refinement_lrs(brackets: list[dict], points: int) -> list[np.ndarray]:
-    """New step sizes strictly inside each bracketed seed's bracket (empty for the others)."""
+    """New step sizes strictly inside each seed's bracket (a kink fit's or a departure's; empty
+    where a seed has none)."""
     out = []
     for b in brackets:
-        if b["status"] != "bracketed":
+        if b["status"] not in ("bracketed", "fitted", "too_coarse") or not (b["lo"] < b["hi"]):
             out.append(np.array([]))
         else:
             out.append(np.linspace(b["lo"], b["hi"], points + 2)[1:-1])

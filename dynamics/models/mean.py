@@ -10,7 +10,8 @@ from jax.scipy.special import ndtr
 
 from ..losses import LOSSES
 from ..model import Model, ModelSpec
-from .relu import ReluParams, mean_model_theory
+from ..theory import mean_model_theory
+from .relu import ReluParams
 
 
 def gaussian_relu_mean(b):

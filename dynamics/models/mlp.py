@@ -8,10 +8,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ..data import accuracy
+from ..data import accuracy, sparse_coding_split
 from ..losses import logistic
 from ..model import Model, ModelSpec
-from .relu import sparse_coding_split
 
 
 class MLPParams(NamedTuple):
@@ -39,7 +38,8 @@ def make(spec: ModelSpec, dtype=jnp.float32) -> Model:
 
     def observables(p, test):
         acc = accuracy(_mlp_output(p, test.x), test.y)
-        return {"final_bias": jnp.mean(p.b), "test_acc": acc, "neg_bias_frac": jnp.mean(p.b < 0)}
+        active = jnp.mean(jnp.any(test.x @ p.w.T + p.b > 0, axis=-1))  # inputs that reach any unit
+        return {"final_bias": jnp.mean(p.b), "test_acc": acc, "neg_bias_frac": jnp.mean(p.b < 0), "active_frac": active}
 
     def dead(p, data):
         return jnp.all(data.x @ p.w.T + p.b <= 0)

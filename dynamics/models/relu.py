@@ -13,10 +13,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .. import theory
-from ..data import accuracy, sparse_coding
+from ..data import accuracy, sparse_coding_split
 from ..losses import logistic
-from ..model import Model, ModelSpec, Theory
+from ..model import Model, ModelSpec
+from ..theory import mean_model_theory
 
 
 class ReluParams(NamedTuple):
@@ -153,24 +153,6 @@ def _relu_output(p: ReluParams, x):
     return p.a_neg * neg + p.a_pos * pos
 
 
-def sparse_coding_split(key, spec: ModelSpec, dtype):
-    return sparse_coding(key, spec.d, spec.n, spec.lam, spec.sigma, spec.n_test, dtype)
-
-
-def mean_model_theory(spec: ModelSpec) -> Theory:
-    """η* = 8π/(σ²d²) and the mean model's final bias, below η* (set by the seed's init) and above."""
-    eta = theory.threshold_lr_closed_form(spec.d, spec.sigma)
-
-    def below(p):
-        return theory.mean_bias_below(spec.d, p.a_neg, p.a_pos, spec.sigma)
-
-    def columns(lr, p):
-        bias = below(p) if lr <= eta else theory.mean_bias_above(spec.d, lr, spec.sigma)
-        return {"theory_mean_model_final_bias": bias}
-
-    return Theory(eta, "8π/(σ²d²)", per_seed=lambda p: {"mean_model_bias_below": below(p)}, columns=columns)
-
-
 def make(spec: ModelSpec, dtype=jnp.float32) -> Model:
     d = spec.d
     if spec.impl not in IMPLS:
@@ -214,7 +196,9 @@ def make(spec: ModelSpec, dtype=jnp.float32) -> Model:
 
     def observables(p, test):
         acc = accuracy(_relu_output(p, test.x), test.y)
-        return {"final_bias": p.b, "test_acc": acc}
+        # A unit fires on x when some |x_i| > −b: the fraction of inputs that reach any unit.
+        active = jnp.mean(jnp.max(jnp.abs(test.x), axis=-1) + p.b > 0)
+        return {"final_bias": p.b, "test_acc": acc, "active_frac": active}
 
     # The mean model's predictions are shown for the network too, labelled as the mean model's.
     return Model(
