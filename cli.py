@@ -237,9 +237,7 @@ def sweep(
         else:
             spec = from_options(ModelSpec, options)
             lrs = None if lr is None else tuple(parse_range(lr, "--lr", log, 64, unit=lambda: _predicted(spec)))
-            config = from_options(
-                SweepConfig, options, spec=spec, lrs=lrs, engine=from_options(EngineConfig, options)
-            )
+            config = from_options(SweepConfig, options, spec=spec, lrs=lrs, engine=from_options(EngineConfig, options))
             if distributed and out is None:
                 raise ValueError("--distributed needs --out: a directory every host sees")
             out = out or default_out(f"sweep-{Path(config.spec.model.split(':')[0]).stem}")
@@ -513,7 +511,11 @@ def report_sweep(result) -> None:
     for x in rows:
         m = grid & (s["lr"] == x)
         ok = m & (s["status"] != "diverged")
-        med = lambda col, w: f"{np.median(s[col][ok]):>{w}.{4 if w == 9 and col == 'final_threshold' else 3}f}" if ok.any() else f"{'—':>{w}}"
+        med = lambda col, w: (
+            f"{np.median(s[col][ok]):>{w}.{4 if w == 9 and col == 'final_threshold' else 3}f}"
+            if ok.any()
+            else f"{'—':>{w}}"
+        )
         acc = f" {med('test_acc', 8)}" if accuracy else ""
         typer.echo(
             f"{x:>10.4g} {med('final_threshold', 9)}{acc} {med('edge_ratio', 9)} {med('edge_ratio_max', 9)} "
@@ -554,8 +556,7 @@ def _report_transition(result, model) -> None:
         what = {"sharp": "located η*", "crossover": "bend of the crossover", "too_coarse": "kink, roughly"}
         typer.echo(f"{what[t['verdict']]} (kink of final {symbol}) = {_fmt(est)}")
         typer.echo(
-            "  per-seed brackets: "
-            + ", ".join(f"{f['lo']:.4g}–{f['hi']:.4g} (slope ×{f['ratio']:.3g})" for f in fits)
+            "  per-seed brackets: " + ", ".join(f"{f['lo']:.4g}–{f['hi']:.4g} (slope ×{f['ratio']:.3g})" for f in fits)
         )
         if est["coarse"]:
             typer.echo(
@@ -568,10 +569,15 @@ def _report_transition(result, model) -> None:
         predicted.append(f"{model.theory.formula} {th['closed_form']:.4g}")
     if "gradient_flow" in th:
         gf = th["gradient_flow"]
+        failed = sum(1 for f in gf.get("failed", []) if f)
         predicted.append(
             f"2/max λ along gradient flow from each seed's start {gf['median']:.4g} "
-            f"(seeds {min(gf['per_seed']):.4g}–{max(gf['per_seed']):.4g})"
+            f"(seeds {np.nanmin(gf['per_seed']):.4g}–{np.nanmax(gf['per_seed']):.4g})"
+            if failed < len(gf["per_seed"])
+            else "2/max λ along gradient flow: the integration failed (run.json says why)"
         )
+        if 0 < failed < len(gf["per_seed"]):
+            predicted[-1] += f", {failed} seed{'s' * (failed != 1)} not integrated (run.json says why)"
     if predicted:
         typer.echo(f"predicted η*: {';  '.join(predicted)}")
     if t["verdict"] == "sharp" and "closed_form" in th:

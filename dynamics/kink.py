@@ -4,7 +4,8 @@ Model, continuous at the knot κ:
 
     v(η) ≈ c + s₋ (η − κ)   for η ≤ κ,        v(η) ≈ c + s₊ (η − κ)   for η ≥ κ,
 
-fitted by least squares to the grid points inside the window [κ/WINDOW, WINDOW·κ]. For a fixed
+fitted by least squares to the grid points inside the window [κ/WINDOW, WINDOW·κ], each weighted by
+the stretch of η it stands for (trapezoid weights: the fit does not depend on where the grid is dense). For a fixed
 window the best κ is found by scanning candidate knots (each a 3-parameter linear least squares);
 the window is then re-centred on the new κ until it stops moving. A window that is a fixed ratio
 around the knot makes the fit local (far above η* the curve bends again: saturation, a silent
@@ -28,15 +29,26 @@ SUBDIVISIONS = 32  # candidate knots between two neighbouring grid points
 MAX_ITERATIONS = 20
 
 
-def _hinge(x: np.ndarray, v: np.ndarray, knots: np.ndarray):
-    """Best of the candidate knots for points (x, v): (sse, knot, c, s_before, s_after)."""
+def _weights(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Nearest-point quadrature weights over exactly [lo, hi] for sorted points x: each point stands
+    for the stretch of η nearer to it than to its neighbours, clipped to the window (zero for points
+    whose stretch misses it). The fit then approximates a least-squares fit over the interval
+    itself, whatever the grid's density and wherever its points fall: points added by refinement do
+    not pull it, so the estimate converges as the grid is refined."""
+    edges = np.r_[-np.inf, (x[1:] + x[:-1]) / 2, np.inf]
+    return np.clip(edges[1:], lo, hi) - np.clip(edges[:-1], lo, hi)
+
+
+def _hinge(x: np.ndarray, v: np.ndarray, w: np.ndarray, knots: np.ndarray):
+    """Best of the candidate knots for points (x, v) with weights w: (weighted sse, knot, c, s_before, s_after)."""
     below = np.minimum(x[None, :] - knots[:, None], 0.0)  # (knots, points)
     above = np.maximum(x[None, :] - knots[:, None], 0.0)
+    root = np.sqrt(w)
     best = None
     for i, k in enumerate(knots):
         design = np.stack([np.ones_like(x), below[i], above[i]], axis=1)
-        coef, *_ = np.linalg.lstsq(design, v, rcond=None)
-        sse = float(np.sum((design @ coef - v) ** 2))
+        coef, *_ = np.linalg.lstsq(design * root[:, None], v * root, rcond=None)
+        sse = float(np.sum(((design @ coef - v) * root) ** 2))
         if best is None or sse < best[0]:
             best = (sse, float(k), *map(float, coef))
     return best
@@ -48,7 +60,9 @@ def _candidates(x: np.ndarray) -> np.ndarray:
     lo, hi = MIN_SIDE - 1, len(x) - MIN_SIDE
     if hi <= lo:
         return np.array([])
-    return np.concatenate([x[i] + (np.arange(SUBDIVISIONS) + 0.5) / SUBDIVISIONS * (x[i + 1] - x[i]) for i in range(lo, hi)])
+    return np.concatenate(
+        [x[i] + (np.arange(SUBDIVISIONS) + 0.5) / SUBDIVISIONS * (x[i + 1] - x[i]) for i in range(lo, hi)]
+    )
 
 
 def fit(lrs, values, start: float) -> dict:
@@ -65,18 +79,18 @@ def fit(lrs, values, start: float) -> dict:
     x, v = x[keep][order], v[keep][order]
     knot, seen = float(start), []
     for _ in range(MAX_ITERATIONS):
-        inside = (x >= knot / WINDOW) & (x <= knot * WINDOW)
-        xs, vs = x[inside], v[inside]
-        candidates = _candidates(xs)
+        w = _weights(x, knot / WINDOW, knot * WINDOW)
+        inside = w > 0
+        candidates = _candidates(x[inside])
         if not len(candidates):
-            return _too_coarse(x, knot, len(xs))
-        sse, new, c, s_before, s_after = _hinge(xs, vs, candidates)
+            return _too_coarse(x, knot, int(inside.sum()))
+        sse, new, c, s_before, s_after = _hinge(x[inside], v[inside], w[inside], candidates)
         if new == knot or new in seen:  # converged, or a 2-cycle between windows: keep the latest
             knot = new
             break
         seen.append(knot)
         knot = new
-    inside = (x >= knot / WINDOW) & (x <= knot * WINDOW)
+    inside = _weights(x, knot / WINDOW, knot * WINDOW) > 0
     below, above = int(np.sum(inside & (x < knot))), int(np.sum(inside & (x > knot)))
     if min(below, above) < MIN_SIDE:
         return _too_coarse(x, knot, int(inside.sum()))
@@ -94,7 +108,7 @@ def fit(lrs, values, start: float) -> dict:
         "points": int(inside.sum()),
         "below": below,
         "above": above,
-        "rmse": math.sqrt(sse / max(1, int(inside.sum()))),
+        "rmse": math.sqrt(sse / (knot * (WINDOW - 1 / WINDOW))),  # root mean square over the window
     }
 
 

@@ -58,7 +58,10 @@ class SweepConfig:
     x64: bool = field(default=False, metadata={"help": "float64 instead of float32."})
     flow: bool = field(
         default=True,
-        metadata={"help": "Predict η* as 2/max λ along gradient flow, integrated from each seed's start (seconds)."},
+        metadata={
+            "help": "Predict η* as 2/max λ along gradient flow, integrated from each seed's start (seconds).",
+            "cli": "flow/--no-flow",
+        },
     )
     engine: engine.EngineConfig = engine.EngineConfig()
 
@@ -429,7 +432,8 @@ def _locate(summary, config, predicted):
 
 def _per_seed(values) -> dict:
     values = [float(v) for v in values]
-    return {"per_seed": values, "median": float(np.median(values))}
+    finite = [v for v in values if math.isfinite(v)]
+    return {"per_seed": values, "median": float(np.median(finite)) if finite else math.nan}
 
 
 def _seed_params(initial, seed):
@@ -452,6 +456,7 @@ def _theory(model, initial, flows) -> dict:
         out["threshold_lr"]["gradient_flow"] = {
             **_per_seed(2.0 / f["peak"] for f in flows),
             "peak_time": [f["time"] for f in flows],
+            "failed": [f.get("failed") for f in flows],
             "method": flow.METHOD_TEXT,
         }
     if predicted.per_seed is not None:

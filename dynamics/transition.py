@@ -121,8 +121,16 @@ def _kinks(fits: list[dict]) -> dict:
     """Median, spread and outer bracket of the fitted knots (and `coarse` as for the departure)."""
     done = [f for f in fits if f["status"] == "fitted"]
     if not done:
-        return {"median": math.nan, "min": math.nan, "max": math.nan, "lo": math.nan, "hi": math.nan,
-                "bracketed": 0, "seeds": len(fits), "coarse": True}
+        return {
+            "median": math.nan,
+            "min": math.nan,
+            "max": math.nan,
+            "lo": math.nan,
+            "hi": math.nan,
+            "bracketed": 0,
+            "seeds": len(fits),
+            "coarse": True,
+        }
     knots = np.array([f["knot"] for f in done])
     return {
         "median": float(np.median(knots)),

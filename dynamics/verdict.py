@@ -68,8 +68,14 @@ def decide(lrs, seeds, regimes, departed, fits: list[dict], prediction: float | 
     fitted = [f for f in fits if f["status"] == "fitted"]
     wide = [f for f in fitted if f["hi"] > COARSE * f["lo"]]
     if 2 * len(fitted) <= len(fits) or 2 * len(wide) > len(fitted):
-        why = [f"{len(fits) - len(fitted)} of {len(fits)} seeds have under two grid points on a side of the kink "
-               f"within a factor 2"] if len(fitted) < len(fits) else []
+        why = (
+            [
+                f"{len(fits) - len(fitted)} of {len(fits)} seeds have under two grid points on a side of the kink "
+                f"within a factor 2"
+            ]
+            if len(fitted) < len(fits)
+            else []
+        )
         why += [f"{len(wide)} of {len(fitted)} fitted seeds bracket it wider than 20 %"] if wide else []
         return {"verdict": "too_coarse", "reason": f"{'; '.join(why)}: refine (--refine 2) or a finer --lr"}
     ratio = float(np.median([f["ratio"] for f in fitted]))

@@ -12,9 +12,12 @@ def draw(sweeps: dict):
     """sweeps: {d: SweepResult of the relu model with a grid of η/η*_theory shared across d}."""
     fig, (ax_l, ax_h) = style.figure(style.FULL, 2.6, ncols=2)
     ds = np.array(sorted(sweeps))
-    med = np.array([sweeps[d].transition["departure"]["median"] for d in ds])
-    lo = np.array([sweeps[d].transition["departure"]["min"] for d in ds])
-    hi = np.array([sweeps[d].transition["departure"]["max"] for d in ds])
+    # Only a sweep whose verdict is `sharp` has a located η*; the others are left out of the markers.
+    sharp = [sweeps[d].transition["verdict"] == "sharp" for d in ds]
+    est = [sweeps[d].transition["estimate"] for d in ds]
+    med = np.array([e["median"] if ok else np.nan for e, ok in zip(est, sharp)])
+    lo = np.array([e["min"] if ok else np.nan for e, ok in zip(est, sharp)])
+    hi = np.array([e["max"] if ok else np.nan for e, ok in zip(est, sharp)])
     ax_l.errorbar(
         ds, med, yerr=[med - lo, hi - med], fmt="o", color=style.PALETTE[0], label=r"located $\eta^*$ (median, range)"
     )

@@ -19,7 +19,10 @@ def draw(sweep):
     """sweep: a relu SweepResult (d, n, λ as in [AB], T·η fixed)."""
     fig, (ax_b, ax_a) = style.figure(style.FULL, 2.4, ncols=2)
     theory_lr = sweep.theory["threshold_lr"]["closed_form"]
-    located = sweep.transition["departure"]["median"]
+    # Drawn as located only where the run's own verdict locates a transition (a crossover or a
+    # too-coarse estimate is no η*); the verdict is printed in the title.
+    t = sweep.transition
+    located = t["estimate"]["median"] if t["verdict"] == "sharp" else float("nan")
     for ax, column, label in ((ax_b, "final_bias", "final bias $b$"), (ax_a, "test_acc", "test accuracy")):
         lrs, mean, lo, hi = per_lr(sweep.summary, column)
         ax.fill_between(lrs, lo, hi, alpha=0.3, lw=0, color=style.PALETTE[0], label="range over seeds")
@@ -44,7 +47,7 @@ def draw(sweep):
     spec = sweep.config.spec
     fig.suptitle(
         f"relu network, d = {spec.d}, n = {spec.n}, λ = {spec.lam:g}, T·η = {sweep.config.time:g}, "
-        f"{sweep.config.seeds} seeds",
+        f"{sweep.config.seeds} seeds; verdict: {t['verdict']}",
         fontsize=8,
     )
     return fig

@@ -119,8 +119,13 @@ SWEEP = [
     (["--foo", "1"], "--foo"),
     (["extra"], "extra"),
     (["--d", "100000", "--n", "100000"], "int32"),
-    (["--d", "100000", "--n", "100000", "--impl", "dense"], "memory"),
-    (["--model", "mlp", "--width", "100000", "--d", "20000", "--n", "20000"], "memory"),
+    (["--d", "100000", "--n", "100000", "--impl", "dense", "--lr", "0.01:1.0"], "memory"),
+    (["--model", "mlp", "--width", "100000", "--d", "20000", "--n", "20000", "--lr", "0.01:1.0"], "memory"),
+    (["--model", "mlp"], "predicts no η*"),
+    (["--model", "mlp", "--lr", "0.5x:2x"], "predicts no η*"),
+    (["--lr", "0.2x:abcx"], "abc"),
+    (["--lr", "-1x:2x"], "positive"),
+    (["--lr", "5x:0.2x"], "reversed"),
     (["--steps", "3000000000"], "int32"),
     (["--lr", "1e-12", "--time", "10"], "int32"),
     (["--resume", "nowhere"], "nowhere"),
@@ -362,4 +367,4 @@ def test_generated_weight_files_are_rejected(case):
 def test_the_corpus_is_large_enough():
     listed = len(SWEEP) + 5 + len(ROBUSTNESS) + len(BAD_WEIGHTS) + 11 + len(FIGURES) + 1
     generated = 60 + 40 + 40
-    assert listed == 133 and listed + generated >= 200, (listed, generated)
+    assert listed == 138 and listed + generated >= 200, (listed, generated)

@@ -68,7 +68,7 @@ def test_sweep_writes_its_files_and_reports_prediction_and_measurement(tmp_path)
         cwd=tmp_path,
     )
     assert r.returncode == 0, r.stderr
-    assert "located η*" in r.stdout and "predicted η*" in r.stdout
+    assert "verdict: " in r.stdout and "predicted η*" in r.stdout
     assert sorted(os.listdir(tmp_path / "run")) == ["run.json", "summary.csv", "trajectories.npz"]
     lines = (tmp_path / "run" / "summary.csv").read_text().splitlines()
     assert len(lines) == 1 + 8 * 2
