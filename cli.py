@@ -280,10 +280,33 @@ def sweep(
         )
         raise typer.Exit(1) from None
     report_sweep(result)
+    drawn = write_overview(result, out)
     resumed = f"; {result.meta['resumed_chunks']} chunks read from the interrupted run" if resume else ""
     typer.echo(
-        f"wrote {out}/ (summary.csv, trajectories.npz, run.json) in {result.meta['wall_time_s']:.1f} s" + resumed
+        f"wrote {out}/ (summary.csv, columns.csv, trajectories.npz, run.json{', overview.png' if drawn else ''}) "
+        f"in {result.meta['wall_time_s']:.1f} s" + resumed
     )
+
+
+def write_overview(result, out: Path) -> bool:
+    """overview.png beside the result files (written whole); a figure that cannot be drawn is a
+    one-line note, never a lost result."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from eos.figures import overview
+    from eos.results.files import replace_whole
+
+    try:
+        fig = overview.draw(result)
+        replace_whole(Path(out) / "overview.png", lambda p: fig.savefig(p, dpi=200, format="png"))
+        plt.close(fig)
+        return True
+    except Exception as e:  # the results are written; a failed picture must not hide them
+        typer.echo(f"note: overview.png not drawn: {type(e).__name__}: {e}", err=True)
+        return False
 
 
 def start_distributed() -> None:

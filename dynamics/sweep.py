@@ -31,7 +31,7 @@ from eos.results.chunks import ChunkStore
 from eos.results.files import read_csv, read_json, replace_whole, write_atomically, write_csv, write_json, write_npz
 from eos.results.provenance import provenance
 
-from . import engine, flow, regime, transition
+from . import columns, engine, flow, regime, transition
 from .model import ModelSpec, make_model
 
 
@@ -483,6 +483,7 @@ def write_files(result: SweepResult, directory) -> None:
     which marks a finished sweep, last."""
     directory = Path(directory)
     replace_whole(directory / "summary.csv", lambda p: write_csv(p, result.summary))
+    replace_whole(directory / "columns.csv", lambda p: write_csv(p, columns.dictionary(result.summary)))
     replace_whole(
         directory / "trajectories.npz",
         lambda p: write_npz(

@@ -13,15 +13,23 @@ from pathlib import Path
 
 import numpy as np
 
+NULLS = "null_values"  # run.json's key: the path of each null and the number it stands for
 
-def to_json(x):
+
+def to_json(x, notes: dict | None = None, path: str = ""):
+    """x as strict JSON data: NaN and ±inf become null, and `notes` (when given) records each one's
+    path and what it stands for ("NaN", "+inf", "-inf")."""
     if isinstance(x, dict):
-        return {k: to_json(v) for k, v in x.items()}
+        return {k: to_json(v, notes, f"{path}.{k}" if path else str(k)) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [to_json(v) for v in x]
+        return [to_json(v, notes, f"{path}[{i}]") for i, v in enumerate(x)]
     if isinstance(x, (np.floating, float)):
         x = float(x)
-        return x if math.isfinite(x) else None if math.isnan(x) else ("inf" if x > 0 else "-inf")
+        if math.isfinite(x):
+            return x
+        if notes is not None:
+            notes[path] = "NaN" if math.isnan(x) else ("+inf" if x > 0 else "-inf")
+        return None
     if isinstance(x, np.integer):
         return int(x)
     if isinstance(x, np.bool_):
@@ -29,13 +37,15 @@ def to_json(x):
     return x
 
 
-def from_json(x):
+def from_json(x, notes: dict | None = None, path: str = ""):
+    """The inverse of to_json: a null is the number its note names (NaN without a note); the
+    string "inf" of older files is read as inf."""
     if isinstance(x, dict):
-        return {k: from_json(v) for k, v in x.items()}
+        return {k: from_json(v, notes, f"{path}.{k}" if path else str(k)) for k, v in x.items() if k != NULLS}
     if isinstance(x, list):
-        return [from_json(v) for v in x]
+        return [from_json(v, notes, f"{path}[{i}]") for i, v in enumerate(x)]
     if x is None:
-        return math.nan
+        return {"+inf": math.inf, "-inf": -math.inf}.get((notes or {}).get(path), math.nan)
     if x in ("inf", "-inf"):
         return float(x)
     return x
@@ -57,6 +67,8 @@ def _csv_cell(v):
         return "true" if v else "false"
     if isinstance(v, (np.integer, int)):
         return int(v)
+    if isinstance(v, np.float32):  # the shortest decimal that reads back as the same float32, not its float64 tail
+        return str(v)
     return repr(float(v))
 
 
@@ -145,11 +157,16 @@ def write_npz(path, compress: bool = False, **arrays) -> None:
 
 
 def write_json(path: Path, obj: dict) -> None:
-    """JSON with NaN as null and ±inf as strings, so any JSON reader can open it."""
-    Path(path).write_text(json.dumps(to_json(obj), indent=2) + "\n")
+    """Strict JSON (no NaN or Infinity tokens, no numbers as strings): a non-finite number is null,
+    and the key "null_values" maps each null's path to what it stands for ("NaN", "+inf", "-inf")."""
+    notes: dict = {}
+    data = to_json(obj, notes)
+    if notes:
+        data[NULLS] = notes
+    Path(path).write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
 def read_json(path: Path) -> tuple[dict, dict]:
-    """(as stored, with null read back as NaN and "inf" as inf)."""
+    """(as stored, with each null read back as the number it stands for)."""
     raw = json.loads(Path(path).read_text())
-    return raw, from_json(raw)
+    return raw, from_json(raw, raw.get(NULLS) if isinstance(raw, dict) else None)

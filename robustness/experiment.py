@@ -28,7 +28,7 @@ import numpy as np
 from eos.results.files import read_csv, read_json, write_atomically, write_csv, write_json
 from eos.results.provenance import provenance
 
-from . import data, networks, theory
+from . import columns, data, networks, theory
 from .floor import fit_floor
 from .lipschitz import two_layer_bracket
 
@@ -112,6 +112,7 @@ class RobustnessResult(NamedTuple):
     def save(self, path) -> Path:
         def write(tmp: Path):
             write_csv(tmp / "summary.csv", self.summary)
+            write_csv(tmp / "columns.csv", columns.dictionary(self.summary))
             run = {"kind": "robustness", "config": dataclasses.asdict(self.config), "slope": self.slope, **self.meta}
             write_json(tmp / "run.json", run)
 

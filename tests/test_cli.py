@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -69,7 +70,13 @@ def test_sweep_writes_its_files_and_reports_prediction_and_measurement(tmp_path)
     )
     assert r.returncode == 0, r.stderr
     assert "verdict: " in r.stdout and "predicted η*" in r.stdout
-    assert sorted(os.listdir(tmp_path / "run")) == ["run.json", "summary.csv", "trajectories.npz"]
+    files = ["columns.csv", "overview.png", "run.json", "summary.csv", "trajectories.npz"]
+    assert sorted(os.listdir(tmp_path / "run")) == files
+    # Strict JSON: no NaN or Infinity tokens; the dictionary names every summary column.
+    json.loads((tmp_path / "run" / "run.json").read_text(), parse_constant=lambda c: pytest.fail(c))
+    header = (tmp_path / "run" / "summary.csv").read_text().splitlines()[0].split(",")
+    described = [line.split(",")[0] for line in (tmp_path / "run" / "columns.csv").read_text().splitlines()[1:]]
+    assert described == header
     lines = (tmp_path / "run" / "summary.csv").read_text().splitlines()
     assert len(lines) == 1 + 8 * 2
 

@@ -78,4 +78,5 @@ def test_a_corrupted_chunk_is_set_aside_and_computed_again(reference, tmp_path, 
     assert code == 0, err
     assert f"chunk {chunk.stem} on disk could not be read" in err and "Traceback" not in err
     assert (tmp_path / "run" / "summary.csv").read_bytes() == reference
-    assert sorted(p.name for p in Path(tmp_path / "run").iterdir()) == ["run.json", "summary.csv", "trajectories.npz"]
+    files = ["columns.csv", "overview.png", "run.json", "summary.csv", "trajectories.npz"]
+    assert sorted(p.name for p in Path(tmp_path / "run").iterdir()) == files

@@ -55,7 +55,7 @@ def test_summary_keeps_predictions_and_measurements_in_separate_columns(product_
 
 def test_result_round_trips_through_its_files(product_sweep, tmp_path):
     out = product_sweep.save(tmp_path / "run")
-    assert sorted(p.name for p in out.iterdir()) == ["run.json", "summary.csv", "trajectories.npz"]
+    assert sorted(p.name for p in out.iterdir()) == ["columns.csv", "run.json", "summary.csv", "trajectories.npz"]
     back = load(out)
     assert back.config == product_sweep.config
     for k, v in product_sweep.summary.items():

@@ -1,0 +1,74 @@
+"""The picture every sweep writes beside its files: what it measured against η, and what it concluded.
+
+Panels: the final threshold variable, the test accuracy (where the model has one) and the level
+the sharpness held (sharpness·η/2 ≈ 1 is the edge of stability), each per seed and as the median.
+The model's predictions are drawn as predictions (dashed: the closed form; dotted: gradient flow),
+and the sweep's verdict as what it is: only `sharp` draws a located η*; a crossover's bend and a
+too-coarse kink are shaded and labelled as such; `below_grid` and the others draw none.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import style
+
+
+def _median_by_lr(lrs, values):
+    grid = np.unique(lrs)
+    return grid, np.array(
+        [np.nanmedian(values[lrs == x]) if np.isfinite(values[lrs == x]).any() else np.nan for x in grid]
+    )
+
+
+def draw(sweep):
+    """sweep: any SweepResult."""
+    from eos.dynamics.model import make_model
+
+    s, t = sweep.summary, sweep.transition
+    model = make_model(sweep.config.spec)
+    panels = [("final_threshold", f"final {model.symbol}"), ("edge_ratio", "held sharpness·η/2")]
+    if "test_acc" in s:
+        panels.insert(1, ("test_acc", "test accuracy"))
+    fig, axes = style.figure(style.FULL, 2.3, ncols=len(panels))
+    ok = np.asarray(s["status"]) != "diverged"
+    lrs = np.asarray(s["lr"], float)
+    th = sweep.theory["threshold_lr"]
+    for ax, (column, label) in zip(axes, panels):
+        values = np.where(ok, np.asarray(s[column], float), np.nan)
+        for seed in np.unique(s["seed"]):
+            rows = np.asarray(s["seed"]) == seed
+            order = np.argsort(lrs[rows])
+            ax.plot(lrs[rows][order], values[rows][order], ".", ms=2, alpha=0.5, color=style.PALETTE[0])
+        grid, med = _median_by_lr(lrs, values)
+        ax.plot(grid, med, "-", lw=1.2, color=style.PALETTE[0], label="median over seeds")
+        if "closed_form" in th:
+            ax.axvline(th["closed_form"], ls="--", color="k", lw=0.8, label=f"predicted: {model.theory.formula}")
+        if "gradient_flow" in th and np.isfinite(th["gradient_flow"]["median"]):
+            ax.axvline(th["gradient_flow"]["median"], ls=":", color="k", lw=0.8, label="predicted: 2/max λ (flow)")
+        _draw_verdict(ax, t)
+        if column == "edge_ratio":
+            ax.axhspan(0.85, 1.1, color=style.PALETTE[2], alpha=0.15, lw=0, label="edge-of-stability band")
+        ax.set_xlabel(r"step size $\eta$")
+        ax.set_ylabel(label)
+    axes[-1].legend(loc="best", fontsize=5)
+    spec = sweep.config.spec
+    fig.suptitle(f"{spec.model}, d = {spec.d}, n = {spec.n}: verdict {t['verdict']} — {t['reason']}", fontsize=6)
+    return fig
+
+
+def _draw_verdict(ax, t):
+    est = t["estimate"]
+    if t["verdict"] == "sharp":
+        ax.axvline(est["median"], color=style.PALETTE[3], lw=1.2, label=r"located $\eta^*$ (sharp)")
+        ax.axvspan(est["min"], est["max"], color=style.PALETTE[3], alpha=0.15, lw=0)
+    elif t["verdict"] in ("crossover", "too_coarse") and est["bracketed"]:
+        what = "bend of a crossover (not a transition)" if t["verdict"] == "crossover" else "kink, grid too coarse"
+        ax.axvspan(
+            est["min"],
+            est["max"] if est["max"] > est["min"] else est["min"] * 1.01,
+            color="0.6",
+            alpha=0.3,
+            lw=0,
+            label=what,
+        )
