@@ -21,10 +21,9 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from eos.dynamics.engine import EngineConfig
-from eos.dynamics.model import ModelSpec
-from eos.dynamics.sweep import SweepConfig
-from eos.robustness.experiment import RobustnessConfig
+# The configs load without JAX, SciPy or cvxpy: help, --version and bad input answer at once.
+from eos.dynamics.config import EngineConfig, ModelSpec, SweepConfig
+from eos.robustness.config import RobustnessConfig
 
 try:  # typer ≥ 0.20 vendors click; older versions depend on it
     from typer._click import exceptions as click_errors
@@ -38,11 +37,32 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     help="Check theorems of deep-learning theory against simulation.",
+    context_settings={"max_content_width": 140, "terminal_width": 140},  # whole command descriptions, uncut
 )
 
 
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("eos-theory-sim")
+    except PackageNotFoundError:  # run from a checkout without an install
+        return "0.1.0 (not installed)"
+
+
+def _print_version(value: bool):
+    if value:
+        typer.echo(f"eos {version()}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _commands():
+def _commands(
+    show_version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+    ),
+):
     """Check theorems of deep-learning theory against simulation."""
 
 
@@ -64,7 +84,7 @@ def config_options(*classes):
                     continue
                 text = f.metadata["help"]() if callable(f.metadata["help"]) else f.metadata["help"]
                 flag = "--" + f.metadata.get("cli", f.name).replace("_", "-")
-                option = typer.Option(f.default, flag, help=text)
+                option = typer.Option(f.default, flag, help=text, metavar=_metavar(hints[f.name]))
                 params.append(
                     inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=hints[f.name])
                 )
@@ -72,6 +92,15 @@ def config_options(*classes):
         return command
 
     return decorate
+
+
+def _metavar(annotation) -> str | None:
+    """A plain word for an option's value in --help, not a Python type name."""
+    kinds = set(typing.get_args(annotation)) or {annotation}
+    for word, kind in (("INTEGER", int), ("NUMBER", float), ("TEXT", str)):
+        if kind in kinds:
+            return word
+    return None
 
 
 def from_options(cls, options: dict, **given):
@@ -190,13 +219,17 @@ def sweep(
     ctx: typer.Context,
     lr: str | None = typer.Option(
         None,
+        metavar="RANGE",
         help="Step sizes: A:B (64 points), A:B:N, or a,b,c; a value ending in x is a multiple of the model's "
         "predicted η* (0.2x:5x). Default: 0.2x:5x:48, both sides of the prediction.",
     ),
     log: bool = typer.Option(False, "--log", help="Geometric spacing for A:B ranges."),
-    out: Path | None = typer.Option(None, help="Output directory (default: runs/sweep-MODEL-TIMESTAMP)."),
+    out: Path | None = typer.Option(
+        None, metavar="DIR", help="Output directory (default: runs/sweep-MODEL-TIMESTAMP)."
+    ),
     resume: Path | None = typer.Option(
         None,
+        metavar="DIR",
         help="Finish the interrupted sweep in this directory, "
         "recomputing only its missing chunks (takes no other sweep option but --devices).",
     ),
@@ -205,12 +238,17 @@ def sweep(
     ),
     **options,
 ):
-    """Gradient descent over a grid of step sizes and seeds; locate η* and compare it with theory."""
+    """Gradient descent over a grid of step sizes and seeds; locate η*, give a verdict, set it beside theory."""
+    if resume is None:  # the cheap checks first: a bad --lr answers before JAX loads
+        with bad_input():
+            spec = from_options(ModelSpec, options)
+            lrs = None if lr is None else tuple(parse_range(lr, "--lr", log, 64, unit=lambda: _predicted(spec)))
     from eos.dynamics import engine as eng
     from eos.dynamics import resumable
     from eos.dynamics.sweep import check_fits
     from eos.results.files import InUse
 
+    use_compilation_cache()
     if distributed:
         start_distributed()
     import jax
@@ -235,8 +273,6 @@ def sweep(
                 config = dataclasses.replace(config, engine=engine)
             out = resume
         else:
-            spec = from_options(ModelSpec, options)
-            lrs = None if lr is None else tuple(parse_range(lr, "--lr", log, 64, unit=lambda: _predicted(spec)))
             config = from_options(SweepConfig, options, spec=spec, lrs=lrs, engine=from_options(EngineConfig, options))
             if distributed and out is None:
                 raise ValueError("--distributed needs --out: a directory every host sees")
@@ -280,7 +316,7 @@ def sweep(
         )
         raise typer.Exit(1) from None
     report_sweep(result)
-    drawn = write_overview(result, out)
+    drawn = write_overview(result, out, "overview")
     resumed = f"; {result.meta['resumed_chunks']} chunks read from the interrupted run" if resume else ""
     typer.echo(
         f"wrote {out}/ (summary.csv, columns.csv, trajectories.npz, run.json{', overview.png' if drawn else ''}) "
@@ -288,19 +324,20 @@ def sweep(
     )
 
 
-def write_overview(result, out: Path) -> bool:
-    """overview.png beside the result files (written whole); a figure that cannot be drawn is a
-    one-line note, never a lost result."""
+def write_overview(result, out: Path, figure: str) -> bool:
+    """overview.png, the picture eos.figures.FIGURE draws of this result, beside the result files
+    (written whole); a figure that cannot be drawn is a one-line note, never a lost result."""
+    import importlib
+
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    from eos.figures import overview
     from eos.results.files import replace_whole
 
     try:
-        fig = overview.draw(result)
+        fig = importlib.import_module(f"eos.figures.{figure}").draw(result)
         replace_whole(Path(out) / "overview.png", lambda p: fig.savefig(p, dpi=200, format="png"))
         plt.close(fig)
         return True
@@ -334,21 +371,25 @@ def start_distributed() -> None:
 @app.command()
 @config_options(RobustnessConfig)
 def robustness(
-    widths: str = typer.Option("2:512", help="Widths: A:B (9 log-spaced), A:B:N, or a,b,c."),
-    values: str | None = typer.Option(None, help="The n or d values for --vary n | d: A:B:N or a,b,c."),
-    out: Path | None = typer.Option(None, help="Output directory (default: runs/robustness-TIMESTAMP)."),
+    widths: str = typer.Option("2:512", metavar="RANGE", help="Widths: A:B (9 log-spaced), A:B:N, or a,b,c."),
+    values: str | None = typer.Option(
+        None, metavar="RANGE", help="The n or d values for --vary n | d: A:B:N or a,b,c."
+    ),
+    out: Path | None = typer.Option(None, metavar="DIR", help="Output directory (default: runs/robustness-TIMESTAMP)."),
     **options,
 ):
     """Train two-layer networks of many widths, bracket their Lipschitz constants, set them against the law."""
-    from eos.memory import require
-    from eos.robustness.experiment import footprint, run_robustness
-
     with bad_input():
         ks = parse_range(widths, "--widths", True, 9, integer=True)
         vs = parse_range(values, "--values", True, 5, integer=True) if values is not None else ()
         config = from_options(
             RobustnessConfig, options, widths=tuple(int(k) for k in ks), values=tuple(int(v) for v in vs)
         )
+    from eos.memory import require
+    from eos.robustness.experiment import footprint, run_robustness
+
+    use_compilation_cache()
+    with bad_input():
         require(
             footprint(config),
             f"this sweep (n = {max(config.values) if config.vary == 'n' else config.n}, "
@@ -360,7 +401,11 @@ def robustness(
         result = run_robustness(config, progress=update)
     result.save(out)
     report_robustness(result)
-    typer.echo(f"wrote {out}/ (summary.csv, run.json) in {result.meta['wall_time_s']:.1f} s")
+    drawn = write_overview(result, out, "robustness")
+    typer.echo(
+        f"wrote {out}/ (summary.csv, columns.csv, run.json{', overview.png' if drawn else ''}) "
+        f"in {result.meta['wall_time_s']:.1f} s"
+    )
 
 
 def report_robustness(result) -> None:
@@ -402,16 +447,18 @@ def report_robustness(result) -> None:
         )
 
 
+SOLVERS = ("CVXOPT", "CLARABEL", "SCS")  # = robustness.lipschitz.SOLVERS (a test keeps them equal)
+
+
 @app.command()
 def lipschitz(
-    weights: Path = typer.Argument(..., help="A LipSDP .mat file (key 'weights', layers (out, in))."),
-    form: str = typer.Option("neuron", help="neuron | layer."),
-    solver: str = typer.Option("CVXOPT", help="CVXOPT | CLARABEL | SCS (the others are fallbacks)."),
+    weights: Path = typer.Argument(
+        ..., metavar="WEIGHTS", help="A LipSDP .mat file (key 'weights', layers (out, in))."
+    ),
+    form: str = typer.Option("neuron", metavar="FORM", help="neuron | layer."),
+    solver: str = typer.Option("CVXOPT", metavar="SOLVER", help="CVXOPT | CLARABEL | SCS (the others are fallbacks)."),
 ):
     """LipSDP upper bound on the ℓ2 Lipschitz constant of a saved ReLU network, and the naive product."""
-    from eos.memory import require
-    from eos.robustness.lipschitz import SOLVERS, lipsdp, lmi_footprint, load_mat_weights, spectral_product
-
     with bad_input():
         if form not in ("neuron", "layer"):
             raise ValueError(f"unknown --form {form!r} (choose neuron or layer)")
@@ -419,6 +466,10 @@ def lipschitz(
             raise ValueError(f"unknown --solver {solver!r} (choose from {', '.join(SOLVERS)})")
         if not weights.is_file():
             raise ValueError(f"cannot read {str(weights)!r}: no such file")
+    from eos.memory import require
+    from eos.robustness.lipschitz import lipsdp, lmi_footprint, load_mat_weights, spectral_product
+
+    with bad_input():
         w = load_mat_weights(weights)
         require(lmi_footprint(w), f"LipSDP of {str(weights)!r}")
     res = lipsdp(w, form, solver=solver.upper(), fallback=[s for s in SOLVERS if s != solver.upper()])
@@ -439,23 +490,24 @@ def lipschitz(
 @app.command()
 def figures(
     names: list[str] | None = typer.Argument(
-        None, help=f"Figures to draw: {', '.join(FIGURE_NAMES)}, or all (the default)."
+        None, metavar="[NAME]...", help=f"Figures to draw: {', '.join(FIGURE_NAMES)}, or all (the default)."
     ),
-    out: Path = typer.Option(Path("figures-out"), help="Directory for the figures and their runs."),
+    out: Path = typer.Option(Path("figures-out"), metavar="DIR", help="Directory for the figures and their runs."),
     quick: bool = typer.Option(False, "--quick", help="Small runs (minutes) instead of the papers' settings."),
-    from_: list[Path] | None = typer.Option(None, "--from", help="Directories of earlier runs to reuse."),
+    from_: list[Path] | None = typer.Option(
+        None, "--from", metavar="DIR", help="Run directories (or folders of them) to reuse: any run of the right kind."
+    ),
 ):
     """Draw publication figures (PDF, 300-dpi PNG, JSON sidecar), running only what is missing."""
-    from eos.figures.catalog import FIGURES
-
     with bad_input():
-        unknown = [n for n in names or [] if n not in FIGURES and n != "all"]
-        chosen = list(FIGURES) if not names or "all" in names else list(dict.fromkeys(names))
+        unknown = [n for n in names or [] if n not in FIGURE_NAMES and n != "all"]
+        chosen = list(FIGURE_NAMES) if not names or "all" in names else list(dict.fromkeys(names))
         if unknown:
-            raise ValueError(f"unknown figure {unknown[0]!r} (choose from {', '.join(FIGURES)} or all)")
+            raise ValueError(f"unknown figure {unknown[0]!r} (choose from {', '.join(FIGURE_NAMES)} or all)")
         for d in from_ or []:
             if not d.is_dir():
                 raise ValueError(f"--from {str(d)!r} is not a directory")
+    use_compilation_cache()
     suffix = "-quick" if quick else ""
     runs_dir = out / "runs"
     try:
@@ -476,7 +528,7 @@ def _draw(chosen, quick, suffix, runs_dir, out, from_):
         fig = FIGURES[name]
         results, sources = {}, {}
         for run_name, config in fig.runs(quick).items():
-            path, result = _find_or_run(run_name + suffix, config, runs_dir, from_)
+            path, result = _find_or_run(run_name + suffix, config, runs_dir, from_, fig.stands_in)
             results[run_name], sources[run_name] = result, path
         from eos.figures import style
 
@@ -484,8 +536,26 @@ def _draw(chosen, quick, suffix, runs_dir, out, from_):
         typer.echo(f"{name}: {', '.join(str(p) for p in written[:2])} — {fig.caption}")
 
 
-def _find_or_run(name: str, config, runs_dir: Path, extra: list[Path]):
-    """An earlier run of this name with this config, or a new one saved under runs_dir."""
+def _run_dirs(bases: list[Path]):
+    """Every finished run directory (one holding run.json) among bases and up to two levels below them."""
+    for base in bases:
+        for pattern in ("run.json", "*/run.json", "*/*/run.json"):
+            for found in sorted(base.glob(pattern)):
+                yield found.parent
+
+
+def _kind(path: Path) -> str | None:
+    import json
+
+    try:
+        return json.loads((path / "run.json").read_text()).get("kind")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _find_or_run(name: str, config, runs_dir: Path, extra: list[Path], stands_in=None):
+    """An earlier run with this config (under runs_dir, or anywhere in --from); else, for a figure that
+    can be drawn from any run of its kind, the first such run in --from; else a new run under runs_dir."""
     from eos.dynamics import load as load_sweep
     from eos.dynamics import resumable
     from eos.dynamics.sweep import SweepConfig, fingerprint
@@ -494,12 +564,21 @@ def _find_or_run(name: str, config, runs_dir: Path, extra: list[Path]):
 
     sweep = isinstance(config, SweepConfig)
     loader = load_sweep if sweep else load_robustness
-    for base in [runs_dir] + [d / "runs" for d in extra] + list(extra):
-        path = base / name
-        if (path / "run.json").is_file():
+    kind = "sweep" if sweep else "robustness"
+    candidates = [p for p in [runs_dir / name, *_run_dirs(extra)] if _kind(p) == kind]
+    loaded = []
+    for path in dict.fromkeys(candidates):
+        try:
             result = loader(path)
-            if result.config == config:
-                return path, result
+        except Exception as e:  # a damaged earlier run is skipped, said in one line, never a traceback
+            typer.echo(f"note: skipped {path}: {type(e).__name__}: {e}", err=True)
+            continue
+        if result.config == config:
+            return path, result
+        loaded.append((path, result))
+    for path, result in loaded:
+        if stands_in is not None and path != runs_dir / name and stands_in(result):
+            return path, result
     target = runs_dir / name
     if target.exists():  # a run of the same name with another config: keep it, write beside it
         target = runs_dir / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -563,7 +642,7 @@ def report_sweep(result) -> None:
             f"(NaN in trajectories.npz, status sharpness_unreliable in summary.csv)"
         )
     typer.echo(
-        f"wasted member-steps: {100 * max(0.0, result.meta['engine']['wasted_fraction']):.1f}% of "
+        f"wasted member-steps: {100 * result.meta['engine']['wasted_fraction']:.1f}% of "
         f"{result.meta['engine']['useful_steps']} useful"
     )
 
@@ -648,14 +727,14 @@ def use_compilation_cache() -> None:
 
 def main() -> None:
     """Entry point: one-line errors with exit code 2, never a traceback for bad input."""
-    use_compilation_cache()
     signal.signal(signal.SIGTERM, _terminate)
     try:
         code = app(standalone_mode=False)  # click returns typer.Exit's code instead of raising it here
     except BadInput as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)
-    except click_errors.NoArgsIsHelpError:
+    except click_errors.NoArgsIsHelpError as e:  # `eos` alone: the commands, as --help shows them
+        typer.echo(e.ctx.get_help())
         sys.exit(0)
     except click_errors.ClickException as e:
         typer.echo(f"error: {e.format_message()}", err=True)

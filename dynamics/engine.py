@@ -22,7 +22,6 @@ import functools
 import heapq
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import jax
@@ -30,52 +29,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from .config import POOLS, EngineConfig  # noqa: F401  (the engine's configuration, kept importable here)
 from .model import Model
 from .sharpness import sharpness
-
-POOLS = ("auto", "cpu", "accelerator")
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    # Fields with a "help" are options of `eos sweep` (named by "cli" where it differs).
-    stride: int = field(
-        default=0, metadata={"help": "Steps between records and sharpness measurements (0: automatic)."}
-    )
-    max_slots: int = field(default=0, metadata={"help": "Members computed at once (0: automatic).", "cli": "slots"})
-    memory_mb: float = field(default=512.0, metadata={"help": "CPU pools: MB of training data the pool may hold."})
-    max_waste: float = field(default=0.2, metadata={"help": "CPU pools: largest wasted / useful member-steps."})
-    lanczos_steps: int = field(default=20, metadata={"help": "Lanczos iterations per sharpness measurement."})
-    blowup: float = 1e6  # loss > blowup · max(L₀, 1) counts as divergence
-    devices: int = field(default=0, metadata={"help": "Devices to shard the members over (0: all visible)."})
-    pool: str = field(
-        default="auto",
-        metadata={
-            "help": (
-                "Pool policy: auto | cpu (waste-bounded, data copied per slot) | "
-                "accelerator (every member at once, data "
-                "once per seed)."
-            )
-        },
-    )
-    device_memory_fraction: float = 0.5  # accelerator pools: share of the device's memory they may fill
-
-    def __post_init__(self):
-        if self.pool not in POOLS:
-            raise ValueError(f"unknown pool policy {self.pool!r} (choose from {', '.join(POOLS)})")
-        for name in ("stride", "max_slots", "devices"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                raise ValueError(f"{name} must be non-negative, got {getattr(self, name)!r}")
-        if not isinstance(self.lanczos_steps, int) or self.lanczos_steps < 1:
-            raise ValueError(f"lanczos_steps must be a positive integer, got {self.lanczos_steps!r}")
-        if not (math.isfinite(self.memory_mb) and self.memory_mb > 0):
-            raise ValueError(f"memory_mb must be finite and positive, got {self.memory_mb!r}")
-        if not (math.isfinite(self.max_waste) and self.max_waste >= 0):
-            raise ValueError(f"max_waste must be finite and non-negative, got {self.max_waste!r}")
-        if not (math.isfinite(self.blowup) and self.blowup > 1):
-            raise ValueError(f"blowup must be finite and above 1, got {self.blowup!r}")
-        if not 0 < self.device_memory_fraction <= 1:
-            raise ValueError(f"device_memory_fraction must be in (0, 1], got {self.device_memory_fraction!r}")
 
 
 class Trajectories(NamedTuple):
@@ -97,7 +53,7 @@ class Trajectories(NamedTuple):
     initial_sharpness: np.ndarray  # (seeds,) sharpness at initialisation, per seed (sorted seeds)
     initial_params: object  # params pytree, leading axis seeds
     final_params: object  # params pytree, leading axis members
-    useful_steps: int  # Σ_i T_i
+    useful_steps: int  # Σ_i min(T_i, steps done): a diverged member's steps end where it diverged
     computed_steps: int  # member-steps computed by the pool, masked ones included
     slots: int
     stride: int
@@ -557,7 +513,8 @@ def run(
             initial[2][own],
             _gather(table.params, own),
             _stack([rec.final_params[m] for m in rows]),
-            int(horizons[rows].sum()),
+            # the steps its members needed: a diverged member needed none after it diverged
+            int(np.minimum(horizons[rows], rec.steps_done[rows]).sum()),
             0,
             dev.slots,
             plan.stride,

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import math
-import pkgutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +22,7 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
-from .losses import LOSSES, get_loss
+from .config import ModelSpec, builtin_model_names  # noqa: F401  (ModelSpec kept importable here)
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity, like the model's functions: engines cache on models
@@ -57,67 +55,9 @@ class Model(NamedTuple):
     symbol: str = "threshold"  # the threshold variable in reports: "b", "y", "mean b"
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything that defines a model and its data; one sweep has one spec.
-
-    `model` is a built-in name or a user's `file.py:make` / `package.module:make`. Each model
-    reads the fields it needs (the mlp its width, the product model its loss and start).
-    """
-
-    model: str = field(
-        default="relu",
-        metadata={
-            "help": lambda: (
-                f"{' | '.join(builtin_models())}, or your own: file.py:make or package.module:make "
-                "(a function (spec, dtype) -> Model; see README)."
-            )
-        },
-    )
-    d: int = field(default=200, metadata={"help": "Input dimension ([AB] Fig. 1: 200)."})
-    n: int = field(default=300, metadata={"help": "Training samples ([AB] Fig. 1: 300)."})
-    lam: float = field(default=3.0, metadata={"help": "Signal strength λ."})
-    sigma: float = field(default=1.0, metadata={"help": "Noise level σ."})
-    n_test: int = field(default=2000, metadata={"help": "Test samples."})
-    width: int = field(default=64, metadata={"help": "Hidden units of the mlp model."})
-    loss: str = field(default="logcosh", metadata={"help": lambda: f"Product-model loss: {' | '.join(LOSSES)}."})
-    x0: float = field(default=0.5, metadata={"help": "Product-model start x₀."})
-    y0: float = field(default=2.0, metadata={"help": "Product-model start y₀."})
-    impl: str = field(
-        default="auto",
-        metadata={
-            "help": (
-                "relu formulation: auto (sorted on a CPU, counted on a GPU) | sorted | "
-                "counted (both exact, O(n) a step) "
-                "| dense (O(nd) reference)."
-            )
-        },
-    )
-
-    def __post_init__(self):
-        find_model(self.model)
-        for name in ("d", "n", "n_test", "width"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("lam", "sigma", "x0", "y0"):
-            if not math.isfinite(getattr(self, name)):
-                raise ValueError(f"{name} must be finite, got {getattr(self, name)!r}")
-        if self.sigma <= 0:
-            raise ValueError(f"sigma must be positive, got {self.sigma!r}")
-        get_loss(self.loss)
-
-
 def builtin_models() -> dict[str, str]:
     """Name -> one-line description of every module in eos.dynamics.models."""
-    from . import models
-
-    out = {}
-    for info in pkgutil.iter_modules(models.__path__):
-        if not info.name.startswith("_"):
-            doc = importlib.import_module(f"{models.__name__}.{info.name}").__doc__ or ""
-            out[info.name] = doc.strip().splitlines()[0] if doc.strip() else ""
-    return out
+    return builtin_model_names()
 
 
 def find_model(name: str) -> Callable:

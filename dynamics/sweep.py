@@ -12,13 +12,11 @@ While a sweep runs (and after an interruption) the directory holds instead
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,102 +30,8 @@ from eos.results.files import read_csv, read_json, replace_whole, write_atomical
 from eos.results.provenance import provenance
 
 from . import columns, engine, flow, regime, transition
-from .model import ModelSpec, make_model
-
-
-@dataclass(frozen=True)
-class SweepConfig:
-    spec: ModelSpec = ModelSpec()
-    lrs: tuple | None = None  # step sizes η of the grid; None: DEFAULT_GRID around the model's predicted η*
-    # Fields with a "help" are options of `eos sweep`.
-    seeds: int = field(default=3, metadata={"help": "Seeds 0..N-1 (each fixes data and initialisation)."})
-    steps: int | None = field(default=None, metadata={"help": "Fixed number of steps (instead of --time)."})
-    time: float = field(default=10.0, metadata={"help": "Total time T·η; T = round(time/η) ([AB] Fig. 1: 10)."})
-    refine: int = field(default=0, metadata={"help": "Extra rounds of step sizes inside each η* bracket."})
-    refine_points: int = field(default=4, metadata={"help": "Step sizes added per seed and refinement round."})
-    margin: float = field(
-        default=0.03,
-        metadata={
-            "help": (
-                "η* criterion: the final threshold variable leaves its small-η trend by more than "
-                "margin·max(1, |value|)."
-            )
-        },
-    )
-    chunk: int = field(default=64, metadata={"help": "Members per chunk; each finished chunk is kept on disk at once."})
-    x64: bool = field(default=False, metadata={"help": "float64 instead of float32."})
-    flow: bool = field(
-        default=True,
-        metadata={
-            "help": "Predict η* as 2/max λ along gradient flow, integrated from each seed's start (seconds).",
-            "cli": "flow/--no-flow",
-        },
-    )
-    engine: engine.EngineConfig = engine.EngineConfig()
-
-    def __post_init__(self):
-        lrs = tuple(float(x) for x in (self.lrs if self.lrs is not None else default_lrs(self.spec)))
-        object.__setattr__(self, "lrs", lrs)
-        if not lrs:
-            raise ValueError("the step-size grid is empty")
-        bad = [x for x in lrs if not (math.isfinite(x) and x > 0)]
-        if bad:
-            raise ValueError(f"step sizes must be finite and positive, got {bad[0]!r}")
-        if not isinstance(self.seeds, int) or self.seeds <= 0:
-            raise ValueError(f"seeds must be a positive integer, got {self.seeds!r}")
-        if self.steps is not None and (not isinstance(self.steps, int) or self.steps <= 0):
-            raise ValueError(f"steps must be a positive integer, got {self.steps!r}")
-        if not (math.isfinite(self.time) and self.time > 0):
-            raise ValueError(f"time must be finite and positive, got {self.time!r}")
-        if not isinstance(self.refine, int) or self.refine < 0:
-            raise ValueError(f"refine must be a non-negative integer, got {self.refine!r}")
-        if not isinstance(self.refine_points, int) or self.refine_points <= 0:
-            raise ValueError(f"refine_points must be a positive integer, got {self.refine_points!r}")
-        if not isinstance(self.chunk, int) or self.chunk <= 0:
-            raise ValueError(f"chunk must be a positive integer, got {self.chunk!r}")
-        if not (math.isfinite(self.margin) and self.margin > 0):
-            raise ValueError(f"margin must be positive, got {self.margin!r}")
-
-    def horizons(self, lrs) -> np.ndarray:
-        """Steps per member: `steps`, or round(time/η) (at least 1)."""
-        lrs = np.asarray(lrs, float)
-        if self.steps is not None:
-            return np.full(len(lrs), self.steps, dtype=np.int64)
-        return np.maximum(1, np.round(self.time / lrs)).astype(np.int64)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> SweepConfig:
-        d = dict(d)
-        d["spec"] = ModelSpec(**d["spec"])
-        d["engine"] = engine.EngineConfig(**d["engine"])
-        d["lrs"] = tuple(d["lrs"])
-        return cls(**d)
-
-
-DEFAULT_GRID = (0.2, 5.0, 48)  # η from 0.2 to 5 × the predicted η*, evenly spaced: both sides, 10 points below
-
-
-def predicted_lr(spec: ModelSpec) -> float | None:
-    """The model's own predicted η* (a formula, never a measurement), or None if it has none."""
-    value = make_model(spec).theory.threshold_lr
-    return float(value) if value is not None and math.isfinite(value) and value > 0 else None
-
-
-def default_lrs(spec: ModelSpec) -> np.ndarray:
-    """DEFAULT_GRID in units of the model's predicted η*; ValueError for a model without one."""
-    eta = predicted_lr(spec)
-    if eta is None:
-        raise ValueError(f"model {spec.model!r} predicts no η*: give the step sizes (--lr A:B)")
-    lo, hi, count = DEFAULT_GRID
-    return np.linspace(lo * eta, hi * eta, count)
-
-
-def flow_time(config: SweepConfig) -> float:
-    """Total time of the gradient flow the prediction integrates: T·η, or steps × the smallest η."""
-    return config.time if config.steps is None else config.steps * min(config.lrs)
+from .config import DEFAULT_GRID, SweepConfig, default_lrs, flow_time, predicted_lr  # noqa: F401
+from .model import make_model
 
 
 def _shapes_of(model, dtype=None):

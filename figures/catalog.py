@@ -23,6 +23,17 @@ class Figure(NamedTuple):
     runs: Callable[[bool], dict]  # quick -> {run name: SweepConfig | RobustnessConfig}
     draw: Callable[[dict], object]  # {run name: result} -> matplotlib Figure
     caption: str
+    # For a figure of one run: which other results it can be drawn from (`eos figures NAME --from DIR`
+    # takes any run directory of the right kind, found by its contents, not its folder name).
+    stands_in: Callable[[object], bool] | None = None
+
+
+def _relu_sweep(result) -> bool:
+    return getattr(result.config, "spec", None) is not None and result.config.spec.model == "relu"
+
+
+def _robustness_run(result) -> bool:
+    return isinstance(result.config, RobustnessConfig)
 
 
 PAPER = ModelSpec(model="relu", d=200, n=300, lam=3.0, sigma=1.0)
@@ -110,6 +121,7 @@ FIGURES: dict[str, Figure] = {
         _threshold,
         lambda r: threshold.draw(r["threshold"]),
         "Final bias and test accuracy against the step size (Fig. 1 of Ahn et al.).",
+        _relu_sweep,
     ),
     "trajectories": Figure(
         _trajectories,
@@ -133,10 +145,12 @@ FIGURES: dict[str, Figure] = {
         _robustness,
         lambda r: robustness.draw(r["robustness"]),
         "Lipschitz brackets over √(nd/p) against p/(nd): the law, the data floor and the window.",
+        _robustness_run,
     ),
     "bracket": Figure(
         _robustness,
         lambda r: bracket.draw(r["robustness"]),
         "Upper/lower ratio of the Lipschitz bracket per certificate, against width.",
+        _robustness_run,
     ),
 }

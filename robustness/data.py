@@ -12,8 +12,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-INPUTS = ("gaussian", "sphere")
-LABELS = ("random", "rule")
+from .config import INPUTS, LABELS, noise_level  # noqa: F401  (kept importable here)
 
 
 def inputs(key, n: int, d: int, kind: str = "gaussian", dtype=jnp.float32):
@@ -37,8 +36,3 @@ def labels(key, x, kind: str = "random", flip: float = 0.0):
         clean = jnp.where(x @ w >= 0, 1.0, -1.0).astype(x.dtype)
         return jnp.where(jax.random.bernoulli(k_flip, flip, (n,)), -clean, clean)
     raise ValueError(f"unknown labels {kind!r} (choose from {', '.join(LABELS)})")
-
-
-def noise_level(kind: str, flip: float = 0.0) -> float:
-    """σ² = E[Var(y | x)]: 1 for random ±1 labels, 4q(1 − q) for a rule flipped w.p. q."""
-    return 1.0 if kind == "random" else 4.0 * flip * (1.0 - flip)

@@ -17,7 +17,6 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -29,78 +28,9 @@ from eos.results.files import read_csv, read_json, write_atomically, write_csv, 
 from eos.results.provenance import provenance
 
 from . import columns, data, networks, theory
+from .config import VARY, RobustnessConfig  # noqa: F401  (kept importable here)
 from .floor import fit_floor
 from .lipschitz import two_layer_bracket
-
-VARY = ("width", "n", "d")
-
-
-@dataclass(frozen=True)
-class RobustnessConfig:
-    # Fields with a "help" are options of `eos robustness`; widths and values are parsed from ranges there.
-    n: int = field(default=500, metadata={"help": "Training points."})
-    d: int = field(default=200, metadata={"help": "Input dimension."})
-    widths: tuple = (2, 4, 8, 16, 32, 64, 128, 256, 512)
-    seeds: int = field(default=3, metadata={"help": "Seeds 0..N-1 (each fixes data and initialisation)."})
-    inputs: str = field(default="gaussian", metadata={"help": "gaussian (N(0, I/d)) | sphere."})
-    labels: str = field(
-        default="random", metadata={"help": "random (σ² = 1) | rule (a linear rule flipped w.p. --flip)."}
-    )
-    flip: float = field(default=0.0, metadata={"help": "Label flip probability q for --labels rule (σ² = 4q(1−q))."})
-    eps: float = field(default=0.5, metadata={"help": "Fit below the noise level by ε: train MSE ≤ σ² − ε."})
-    steps: int = field(default=2000, metadata={"help": "Training step budget."})
-    lr: float = field(default=0.01, metadata={"help": "Adam step size."})
-    penalty: float = field(
-        default=1e-3, metadata={"help": ("Initial smoothness penalty (smoothest fit); 0 stops at the first fit.")}
-    )
-    regulariser: str = field(default="gradient", metadata={"help": "gradient (mean ‖∇f(x_i)‖²) | path (path norm)."})
-    lipsdp_max_width: int = field(default=4096, metadata={"help": "Run LipSDP-Neuron up to this width."})
-    delta: float = 0.01  # failure probability of the certified bound
-    vary: str = field(
-        default="width", metadata={"help": "What to sweep: width | n (at the first width) | d (at its p)."}
-    )
-    values: tuple = ()  # the n or d values for vary = n | d; the width is widths[0] (for d: p held)
-
-    def __post_init__(self):
-        object.__setattr__(self, "widths", tuple(int(k) for k in self.widths))
-        object.__setattr__(self, "values", tuple(int(v) for v in self.values))
-        if self.vary not in VARY:
-            raise ValueError(f"unknown vary {self.vary!r} (choose from {', '.join(VARY)})")
-        if (self.vary == "width") != (not self.values):
-            raise ValueError(
-                "values are the n or d of vary = n | d, and only those"
-                if self.values
-                else f"vary = {self.vary} needs values"
-            )
-        if self.values and min(self.values) <= 0:
-            raise ValueError(f"values must be positive integers, got {self.values!r}")
-        for name in ("n", "d", "seeds", "steps"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or v <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        if not self.widths or min(self.widths) <= 0:
-            raise ValueError(f"widths must be positive integers, got {self.widths!r}")
-        if self.regulariser not in networks.REGULARISERS:
-            raise ValueError(
-                f"unknown regulariser {self.regulariser!r} (choose from {', '.join(networks.REGULARISERS)})"
-            )
-        if self.inputs not in data.INPUTS:
-            raise ValueError(f"unknown inputs {self.inputs!r} (choose from {', '.join(data.INPUTS)})")
-        if self.labels not in data.LABELS:
-            raise ValueError(f"unknown labels {self.labels!r} (choose from {', '.join(data.LABELS)})")
-        if not 0.0 <= self.flip <= 0.5:
-            raise ValueError(f"flip must lie in [0, 0.5], got {self.flip!r}")
-        sigma2 = data.noise_level(self.labels, self.flip)
-        if not 0.0 < self.eps < sigma2:
-            raise ValueError(f"eps must lie in (0, σ² = {sigma2:g}), got {self.eps!r}")
-        if not 0.0 < self.delta < 1.0:
-            raise ValueError(f"delta must lie in (0, 1), got {self.delta!r}")
-        if not (self.lr > 0 and math.isfinite(self.lr)) or not (self.penalty >= 0 and math.isfinite(self.penalty)):
-            raise ValueError(f"lr must be positive and penalty non-negative, got {self.lr!r}, {self.penalty!r}")
-
-    @property
-    def noise_level(self) -> float:
-        return data.noise_level(self.labels, self.flip)
 
 
 class RobustnessResult(NamedTuple):

@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from .config import REGULARISERS  # noqa: F401  (kept importable here)
+
 
 class TwoLayer(NamedTuple):
     w: jax.Array  # (k, d)
@@ -61,9 +63,6 @@ def input_gradients(p: TwoLayer, x, mask=None):
     """∇_x f at each row of x: (n, d). ∇f(x) = Σ_j a_j 1[w_j·x + b_j > 0] w_j."""
     a = p.a if mask is None else p.a * mask
     return ((x @ p.w.T + p.b > 0).astype(x.dtype) * a) @ p.w
-
-
-REGULARISERS = ("gradient", "path")
 
 
 def roughness(p: TwoLayer, x, mask, regulariser: str):

@@ -245,3 +245,43 @@ def test_every_package_folder_is_installed_under_eos():
         for p in (ROOT / top).rglob("__init__.py")
     }
     assert found == listed, (found - listed, listed - found)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--help"],
+        ["--version"],
+        ["sweep", "--help"],
+        ["robustness", "--help"],
+        ["sweep", "--lr", "abc"],
+        ["sweep", "--d", "-1"],
+        ["robustness", "--widths", "0"],
+        ["lipschitz", "nofile.mat"],
+        ["figures", "nope"],
+    ],
+)
+def test_help_version_and_bad_input_answer_without_loading_jax_scipy_or_cvxpy(args):
+    probe = (
+        "import sys\nfrom eos.cli import main\nsys.argv = ['eos', *sys.argv[1:]]\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
+        "heavy = [m for m in ('jax', 'scipy', 'cvxpy') if m in sys.modules]\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60)
+    assert "HEAVY []" in r.stderr, (args, r.stderr[-500:])
+    if args in ([], ["--help"]):
+        assert "sweep" in r.stdout and "robustness" in r.stdout and "figures" in r.stdout
+    if args == ["--version"]:
+        assert r.stdout.startswith("eos ")
+
+
+def test_names_the_command_line_lists_are_the_libraries_names():
+    from eos.cli import FIGURE_NAMES, SOLVERS
+    from eos.dynamics.config import LOSS_NAMES
+    from eos.dynamics.losses import LOSSES
+    from eos.figures.catalog import FIGURES
+    from eos.robustness.lipschitz import SOLVERS as LIBRARY_SOLVERS
+
+    assert tuple(FIGURES) == FIGURE_NAMES and tuple(LIBRARY_SOLVERS) == SOLVERS and tuple(LOSSES) == LOSS_NAMES

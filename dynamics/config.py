@@ -1,0 +1,235 @@
+"""The configuration of a sweep: its model (ModelSpec), its engine (EngineConfig) and its grid
+(SweepConfig). Frozen dataclasses that validate themselves, importable without JAX so that the
+command line answers help and bad input at once; a field with a "help" is an option of `eos sweep`.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+LOSS_NAMES = ("logcosh", "sqrt", "logistic", "quadratic")  # = losses.LOSSES (a test keeps them equal)
+
+
+def builtin_model_names() -> dict[str, str]:
+    """Name -> the first line of its docstring, for every module in dynamics/models/, read from the
+    files (nothing is imported: a model's module imports JAX)."""
+    out = {}
+    for path in sorted(MODELS_DIR.glob("*.py")):
+        if not path.name.startswith("_"):
+            doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+            out[path.stem] = doc.strip().splitlines()[0] if doc.strip() else ""
+    return out
+
+
+def check_model_name(name: str) -> None:
+    """ValueError (one line) unless `name` is a built-in model or a loadable file.py:make / module:make."""
+    if ":" not in name:
+        if name not in builtin_model_names():
+            raise ValueError(
+                f"unknown model {name!r} (choose from {', '.join(builtin_model_names())}, or give file.py:make)"
+            )
+        return
+    from .model import find_model  # a user's file: loading it is the check
+
+    find_model(name)
+
+
+POOLS = ("auto", "cpu", "accelerator")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    # Fields with a "help" are options of `eos sweep` (named by "cli" where it differs).
+    stride: int = field(
+        default=0, metadata={"help": "Steps between records and sharpness measurements (0: automatic)."}
+    )
+    max_slots: int = field(default=0, metadata={"help": "Members computed at once (0: automatic).", "cli": "slots"})
+    memory_mb: float = field(default=512.0, metadata={"help": "CPU pools: MB of training data the pool may hold."})
+    max_waste: float = field(default=0.2, metadata={"help": "CPU pools: largest wasted / useful member-steps."})
+    lanczos_steps: int = field(default=20, metadata={"help": "Lanczos iterations per sharpness measurement."})
+    blowup: float = 1e6  # loss > blowup · max(L₀, 1) counts as divergence
+    devices: int = field(default=0, metadata={"help": "Devices to shard the members over (0: all visible)."})
+    pool: str = field(
+        default="auto",
+        metadata={
+            "help": (
+                "Pool policy: auto | cpu (waste-bounded, data copied per slot) | "
+                "accelerator (every member at once, data "
+                "once per seed)."
+            )
+        },
+    )
+    device_memory_fraction: float = 0.5  # accelerator pools: share of the device's memory they may fill
+
+    def __post_init__(self):
+        if self.pool not in POOLS:
+            raise ValueError(f"unknown pool policy {self.pool!r} (choose from {', '.join(POOLS)})")
+        for name in ("stride", "max_slots", "devices"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
+                raise ValueError(f"{name} must be non-negative, got {getattr(self, name)!r}")
+        if not isinstance(self.lanczos_steps, int) or self.lanczos_steps < 1:
+            raise ValueError(f"lanczos_steps must be a positive integer, got {self.lanczos_steps!r}")
+        if not (math.isfinite(self.memory_mb) and self.memory_mb > 0):
+            raise ValueError(f"memory_mb must be finite and positive, got {self.memory_mb!r}")
+        if not (math.isfinite(self.max_waste) and self.max_waste >= 0):
+            raise ValueError(f"max_waste must be finite and non-negative, got {self.max_waste!r}")
+        if not (math.isfinite(self.blowup) and self.blowup > 1):
+            raise ValueError(f"blowup must be finite and above 1, got {self.blowup!r}")
+        if not 0 < self.device_memory_fraction <= 1:
+            raise ValueError(f"device_memory_fraction must be in (0, 1], got {self.device_memory_fraction!r}")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything that defines a model and its data; one sweep has one spec.
+
+    `model` is a built-in name or a user's `file.py:make` / `package.module:make`. Each model
+    reads the fields it needs (the mlp its width, the product model its loss and start).
+    """
+
+    model: str = field(
+        default="relu",
+        metadata={
+            "help": lambda: (
+                f"{' | '.join(builtin_model_names())}, or your own: file.py:make or package.module:make "
+                "(a function (spec, dtype) -> Model; see README)."
+            )
+        },
+    )
+    d: int = field(default=200, metadata={"help": "Input dimension ([AB] Fig. 1: 200)."})
+    n: int = field(default=300, metadata={"help": "Training samples ([AB] Fig. 1: 300)."})
+    lam: float = field(default=3.0, metadata={"help": "Signal strength λ."})
+    sigma: float = field(default=1.0, metadata={"help": "Noise level σ."})
+    n_test: int = field(default=2000, metadata={"help": "Test samples."})
+    width: int = field(default=64, metadata={"help": "Hidden units of the mlp model."})
+    loss: str = field(default="logcosh", metadata={"help": lambda: f"Product-model loss: {' | '.join(LOSS_NAMES)}."})
+    x0: float = field(default=0.5, metadata={"help": "Product-model start x₀."})
+    y0: float = field(default=2.0, metadata={"help": "Product-model start y₀."})
+    impl: str = field(
+        default="auto",
+        metadata={
+            "help": (
+                "relu formulation: auto (sorted on a CPU, counted on a GPU) | sorted | "
+                "counted (both exact, O(n) a step) "
+                "| dense (O(nd) reference)."
+            )
+        },
+    )
+
+    def __post_init__(self):
+        check_model_name(self.model)
+        for name in ("d", "n", "n_test", "width"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("lam", "sigma", "x0", "y0"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be finite, got {getattr(self, name)!r}")
+        if self.sigma <= 0:
+            raise ValueError(f"sigma must be positive, got {self.sigma!r}")
+        if self.loss not in LOSS_NAMES:
+            raise ValueError(f"unknown loss {self.loss!r} (choose from {', '.join(LOSS_NAMES)})")
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    spec: ModelSpec = ModelSpec()
+    lrs: tuple | None = None  # step sizes η of the grid; None: DEFAULT_GRID around the model's predicted η*
+    # Fields with a "help" are options of `eos sweep`.
+    seeds: int = field(default=3, metadata={"help": "Seeds 0..N-1 (each fixes data and initialisation)."})
+    steps: int | None = field(default=None, metadata={"help": "Fixed number of steps (instead of --time)."})
+    time: float = field(default=10.0, metadata={"help": "Total time T·η; T = round(time/η) ([AB] Fig. 1: 10)."})
+    refine: int = field(default=0, metadata={"help": "Extra rounds of step sizes inside each η* bracket."})
+    refine_points: int = field(default=4, metadata={"help": "Step sizes added per seed and refinement round."})
+    margin: float = field(
+        default=0.03,
+        metadata={
+            "help": (
+                "η* criterion: the final threshold variable leaves its small-η trend by more than "
+                "margin·max(1, |value|)."
+            )
+        },
+    )
+    chunk: int = field(default=64, metadata={"help": "Members per chunk; each finished chunk is kept on disk at once."})
+    x64: bool = field(default=False, metadata={"help": "float64 instead of float32."})
+    flow: bool = field(
+        default=True,
+        metadata={
+            "help": "Predict η* as 2/max λ along gradient flow, integrated from each seed's start (seconds).",
+            "cli": "flow/--no-flow",
+        },
+    )
+    engine: EngineConfig = EngineConfig()
+
+    def __post_init__(self):
+        lrs = tuple(float(x) for x in (self.lrs if self.lrs is not None else default_lrs(self.spec)))
+        object.__setattr__(self, "lrs", lrs)
+        if not lrs:
+            raise ValueError("the step-size grid is empty")
+        bad = [x for x in lrs if not (math.isfinite(x) and x > 0)]
+        if bad:
+            raise ValueError(f"step sizes must be finite and positive, got {bad[0]!r}")
+        if not isinstance(self.seeds, int) or self.seeds <= 0:
+            raise ValueError(f"seeds must be a positive integer, got {self.seeds!r}")
+        if self.steps is not None and (not isinstance(self.steps, int) or self.steps <= 0):
+            raise ValueError(f"steps must be a positive integer, got {self.steps!r}")
+        if not (math.isfinite(self.time) and self.time > 0):
+            raise ValueError(f"time must be finite and positive, got {self.time!r}")
+        if not isinstance(self.refine, int) or self.refine < 0:
+            raise ValueError(f"refine must be a non-negative integer, got {self.refine!r}")
+        if not isinstance(self.refine_points, int) or self.refine_points <= 0:
+            raise ValueError(f"refine_points must be a positive integer, got {self.refine_points!r}")
+        if not isinstance(self.chunk, int) or self.chunk <= 0:
+            raise ValueError(f"chunk must be a positive integer, got {self.chunk!r}")
+        if not (math.isfinite(self.margin) and self.margin > 0):
+            raise ValueError(f"margin must be positive, got {self.margin!r}")
+
+    def horizons(self, lrs) -> np.ndarray:
+        """Steps per member: `steps`, or round(time/η) (at least 1)."""
+        lrs = np.asarray(lrs, float)
+        if self.steps is not None:
+            return np.full(len(lrs), self.steps, dtype=np.int64)
+        return np.maximum(1, np.round(self.time / lrs)).astype(np.int64)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SweepConfig:
+        d = dict(d)
+        d["spec"] = ModelSpec(**d["spec"])
+        d["engine"] = EngineConfig(**d["engine"])
+        d["lrs"] = tuple(d["lrs"])
+        return cls(**d)
+
+
+DEFAULT_GRID = (0.2, 5.0, 48)  # η from 0.2 to 5 × the predicted η*, evenly spaced: both sides, 10 points below
+
+
+def predicted_lr(spec: ModelSpec) -> float | None:
+    """The model's own predicted η* (a formula, never a measurement), or None if it has none."""
+    from .model import make_model  # the model's code, JAX and all: only when a grid is built from it
+
+    value = make_model(spec).theory.threshold_lr
+    return float(value) if value is not None and math.isfinite(value) and value > 0 else None
+
+
+def default_lrs(spec: ModelSpec) -> np.ndarray:
+    """DEFAULT_GRID in units of the model's predicted η*; ValueError for a model without one."""
+    eta = predicted_lr(spec)
+    if eta is None:
+        raise ValueError(f"model {spec.model!r} predicts no η*: give the step sizes (--lr A:B)")
+    lo, hi, count = DEFAULT_GRID
+    return np.linspace(lo * eta, hi * eta, count)
+
+
+def flow_time(config: SweepConfig) -> float:
+    """Total time of the gradient flow the prediction integrates: T·η, or steps × the smallest η."""
+    return config.time if config.steps is None else config.steps * min(config.lrs)
