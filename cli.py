@@ -120,6 +120,9 @@ def _terminate(signum, frame):
     raise Terminated()
 
 
+MAX_POINTS = 1_000_000  # values in one range: beyond that a grid is a typo, not a sweep
+
+
 def _predicted(spec) -> float:
     """The model's predicted η*, the unit of '0.5x'; BadInput for a model without one."""
     from eos.dynamics.sweep import predicted_lr
@@ -161,10 +164,14 @@ def parse_range(text: str, name: str, log: bool, default_count: int, integer: bo
             raise BadInput(f"{name} {text!r}: count {parts[2]!r} is not an integer") from None
         if count <= 0:
             raise BadInput(f"{name} {text!r}: count must be positive, got {count}")
+        if count > MAX_POINTS:
+            raise BadInput(f"{name} {text!r}: {count} points is more than {MAX_POINTS:,}; use fewer")
         if hi < lo or (hi == lo and count > 1):
             raise BadInput(f"{name} {text!r}: range is reversed or empty ({lo} to {hi})")
         values = np.geomspace(lo, hi, count) if log else np.linspace(lo, hi, count)
     else:
+        if text.count(",") >= MAX_POINTS:
+            raise BadInput(f"{name}: more than {MAX_POINTS:,} values; use fewer")
         values = np.array([number(s) for s in text.split(",")])
     if integer:
         values = np.unique(np.round(values).astype(int))
@@ -175,13 +182,15 @@ def parse_range(text: str, name: str, log: bool, default_count: int, integer: bo
 def progress_bar(label: str):
     """A callback (stage, done, total) drawing a progress bar on stderr."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
         TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,
     ) as bar:
@@ -725,6 +734,19 @@ def use_compilation_cache() -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 
+def _save_traceback() -> str:
+    """Write the current exception's traceback to a file; say where (or that it could not be kept)."""
+    import tempfile
+    import traceback
+
+    try:
+        with tempfile.NamedTemporaryFile("w", prefix="eos-traceback-", suffix=".txt", delete=False) as f:
+            traceback.print_exc(file=f)
+        return f"traceback saved to {f.name}"
+    except OSError:
+        return "the traceback could not be saved"
+
+
 def main() -> None:
     """Entry point: one-line errors with exit code 2, never a traceback for bad input."""
     signal.signal(signal.SIGTERM, _terminate)
@@ -744,6 +766,12 @@ def main() -> None:
         sys.exit(143 if isinstance(e, Terminated) else 130)
     except typer.Exit as e:
         sys.exit(e.exit_code)
+    except OSError as e:  # a fault of the machine (disk, permissions), not of the input
+        typer.echo(f"error: {e.strerror or e}{f': {e.filename}' if e.filename else ''}", err=True)
+        sys.exit(1)
+    except Exception as e:  # anything else is a bug: one line, the traceback kept for the report
+        typer.echo(f"error: internal error (a bug in eos): {type(e).__name__}: {e}; {_save_traceback()}", err=True)
+        sys.exit(1)
     if isinstance(code, int) and code:
         sys.exit(code)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
+INT32_MAX = 2**31 - 1  # the engine counts steps in int32 (= memory.INT32_MAX, which needs JAX)
 LOSS_NAMES = ("logcosh", "sqrt", "logistic", "quadratic")  # = losses.LOSSES (a test keeps them equal)
 
 
@@ -190,6 +191,12 @@ class SweepConfig:
             raise ValueError(f"chunk must be a positive integer, got {self.chunk!r}")
         if not (math.isfinite(self.margin) and self.margin > 0):
             raise ValueError(f"margin must be positive, got {self.margin!r}")
+        longest = self.steps if self.steps is not None else self.time / min(lrs)  # in floats: no wrap-around
+        if longest > INT32_MAX:
+            raise ValueError(
+                f"a horizon of {longest:.3g} steps (time {self.time:g} / η {min(lrs):g}) overflows the int32 step "
+                f"counter (at most {INT32_MAX}); use a larger η or a shorter --time"
+            )
 
     def horizons(self, lrs) -> np.ndarray:
         """Steps per member: `steps`, or round(time/η) (at least 1)."""

@@ -79,6 +79,8 @@ def find_model(name: str) -> Callable:
             module = importlib.import_module(where)
     except FileNotFoundError:
         raise ValueError(f"model {name!r}: no such file {where!r}") from None
+    except SystemExit as e:  # user code must not end the process, least of all with a success code
+        raise ValueError(f"model {name!r}: loading {where!r} called sys.exit({e.code!r})") from None
     except Exception as e:  # a user's file may fail in any way; the report names it in one line
         raise ValueError(f"model {name!r}: cannot load {where!r}: {type(e).__name__}: {e}") from None
     make = getattr(module, attr, None)
@@ -105,8 +107,34 @@ def _load_file(path: Path):
     return module
 
 
+def source_digest(name: str) -> str:
+    """sha256 of the source file behind a model name (built-in, file.py:make or module:make): a
+    resumed sweep must be computed by the same code as the chunks it reads."""
+    import hashlib
+
+    if ":" not in name:
+        path = Path(__file__).resolve().parent / "models" / f"{name}.py"
+    else:
+        where = name.rpartition(":")[0]
+        if where.endswith(".py"):
+            path = Path(where)
+        else:
+            found = importlib.util.find_spec(where)
+            path = Path(found.origin) if found is not None and found.origin else None
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest() if path is not None else ""
+    except OSError:
+        return ""
+
+
 def make_model(spec: ModelSpec, dtype=jnp.float32) -> Model:
-    model = find_model(spec.model)(spec, dtype)
+    make = find_model(spec.model)
+    try:
+        model = make(spec, dtype)
+    except ValueError:
+        raise
+    except (Exception, SystemExit) as e:  # a user's make() may fail in any way: one line, never a traceback
+        raise ValueError(f"model {spec.model!r}: make(spec, dtype) raised {type(e).__name__}: {e}") from None
     if not isinstance(model, Model):
         raise ValueError(f"model {spec.model!r}: make returned {type(model).__name__}, not a Model")
     return model

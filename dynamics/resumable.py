@@ -19,24 +19,48 @@ from pathlib import Path
 from eos.results.chunks import ChunkStore
 from eos.results.files import exclusive, read_json, write_atomically, write_json
 
+from .model import source_digest
 from .sweep import SweepConfig, SweepResult, run_sweep, write_files
 
 STATE = "sweep.json"
 
 
 def begin(directory, config: SweepConfig) -> None:
-    """Create `directory` holding the sweep's config; OSError if it exists or cannot be written."""
-    write_atomically(directory, lambda tmp: write_json(tmp / STATE, {"kind": "sweep", "config": config.to_dict()}))
+    """Create `directory` holding the sweep's config and its model's source digest; OSError if it
+    exists or cannot be written."""
+    state = {"kind": "sweep", "config": config.to_dict(), "model_source": source_digest(config.spec.model)}
+    write_atomically(directory, lambda tmp: write_json(tmp / STATE, state))
 
 
 def pending_config(directory) -> SweepConfig:
-    """The config of the unfinished sweep in `directory`; ValueError if there is none."""
+    """The config of the unfinished sweep in `directory`; ValueError (one line) if there is none,
+    if its sweep.json is damaged, or if the model's source changed since the sweep started."""
     directory = Path(directory)
     if (directory / "run.json").is_file():
         raise ValueError(f"{str(directory)!r}: that sweep is already complete")
     if not (directory / STATE).is_file():
         raise ValueError(f"{str(directory)!r}: no interrupted sweep there (no {STATE})")
-    return SweepConfig.from_dict(read_json(directory / STATE)[0]["config"])
+    try:
+        state = read_json(directory / STATE)[0]
+        config = SweepConfig.from_dict(state["config"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ValueError(f"{str(directory / STATE)!r} is damaged ({type(e).__name__}: {e}); start a new run") from None
+    if state.get("model_source") != source_digest(config.spec.model):
+        raise ValueError(
+            f"{str(directory)!r}: the source of model {config.spec.model!r} changed since this sweep started; "
+            f"its finished chunks came from the old code: start a new run in another directory"
+        )
+    return config
+
+
+def _remove_partials(directory: Path) -> None:
+    """Half-written files a killed process left (`.NAME.partial-PID`): under the lock, none is live."""
+    for stale in [*directory.glob(".*.partial-*"), *(directory / "chunks").glob(".*.partial-*")]:
+        with contextlib.suppress(OSError):
+            if stale.is_dir():
+                shutil.rmtree(stale)
+            else:
+                stale.unlink()
 
 
 def kept_chunks(directory) -> int:
@@ -53,10 +77,13 @@ def run_in(
     (set aside and computed again)."""
     directory = Path(directory)
     with exclusive(directory) if lead else contextlib.nullcontext():
+        if lead:
+            _remove_partials(directory)
         store = ChunkStore(directory / "chunks", writable=lead)
         result = run_sweep(config, progress=progress, store=store)
         if lead:
             write_files(result, directory)
             shutil.rmtree(directory / "chunks", ignore_errors=True)
             (directory / STATE).unlink(missing_ok=True)
+            _remove_partials(directory)
     return result, store.discarded

@@ -31,7 +31,7 @@ from eos.results.provenance import provenance
 
 from . import columns, engine, flow, regime, transition
 from .config import DEFAULT_GRID, SweepConfig, default_lrs, flow_time, predicted_lr  # noqa: F401
-from .model import make_model
+from .model import make_model, source_digest
 
 
 def _shapes_of(model, dtype=None):
@@ -41,9 +41,19 @@ def _shapes_of(model, dtype=None):
     try:
         train, test = jax.eval_shape(model.sample, key)
         params = jax.eval_shape(model.init, key, train)
+        loss = jax.eval_shape(model.loss, params, train)
     except OverflowError as e:
         raise ValueError(f"the model's sizes overflow its index arithmetic ({e})") from None
+    except Exception as e:  # a user's model may fail in any way while it is traced
+        raise ValueError(f"model {model.name!r} cannot be traced: {type(e).__name__}: {e}") from None
+    if getattr(loss, "shape", None) != ():
+        raise ValueError(
+            f"model {model.name!r}: loss(params, data) must be a scalar, got shape {getattr(loss, 'shape', loss)}"
+        )
     return train, test, params
+
+
+HOST_BYTES_PER_MEMBER = 2048  # summary columns, schedule and bookkeeping per run, before its records
 
 
 def footprint(config: SweepConfig) -> dict[str, int]:
@@ -52,6 +62,9 @@ def footprint(config: SweepConfig) -> dict[str, int]:
     ValueError when a size overflows the engine's int32 step counter or the model's indices.
     """
     dtype = jnp.float64 if config.x64 else jnp.float32
+    members = (len(config.lrs) + config.refine * config.refine_points) * config.seeds
+    # Before any array of the members' size exists: their host rows (summary, records, schedule).
+    memory.require({"members": members * HOST_BYTES_PER_MEMBER}, f"this sweep ({members} runs)")
     horizons = config.horizons(config.lrs)
     stride = config.engine.stride or engine.default_stride(horizons)
     if int(horizons.max()) + stride > memory.INT32_MAX:
@@ -64,11 +77,11 @@ def footprint(config: SweepConfig) -> dict[str, int]:
         train, test, params = _shapes_of(model)
         trace = jax.eval_shape(model.trace, params) if model.trace is not None else None
         grid = _plan(model, config, dtype)
-    members = (len(config.lrs) + config.refine * config.refine_points) * config.seeds
     fields = 4 + (math.prod(trace.shape) if trace is not None else 0)
     records = int(grid.records(horizons).max())
     per_member_pool = memory.tree_bytes(train) + 16 * memory.tree_bytes(params)
     return {
+        "members": members * HOST_BYTES_PER_MEMBER,
         "data": 2 * config.seeds * (memory.tree_bytes(train) + memory.tree_bytes(test)),  # device and host copies
         "pool": grid.devices * grid.slots * per_member_pool,
         "trajectories": 2 * members * records * fields * np.dtype(dtype).itemsize,  # chunks, then the whole
@@ -274,15 +287,20 @@ def member_status(tr: engine.Trajectories) -> np.ndarray:
 
 
 def fingerprint(config: SweepConfig) -> str:
-    """A digest of everything in the config that can change a number (not the device count)."""
+    """A digest of everything that can change a number: the config (not the device count) and the
+    model's source code."""
     d = config.to_dict()
     d["engine"].pop("devices")
+    d["model_source"] = source_digest(config.spec.model)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
 
 
 def _check_chunk(key, arrays, expected: str, lrs, seeds):
     if str(arrays["config/fingerprint"]) != expected:
-        raise ValueError(f"chunk {key!r} on disk was computed with another configuration")
+        raise ValueError(
+            f"chunk {key!r} on disk was computed with another configuration or another version of the "
+            f"model's source code; start a new run in another directory"
+        )
     if not (np.array_equal(arrays["summary/lr"], lrs) and np.array_equal(arrays["summary/seed"], seeds)):
         raise ValueError(f"chunk {key!r} on disk holds other members than this configuration runs")
 

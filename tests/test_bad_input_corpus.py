@@ -122,6 +122,10 @@ SWEEP = [
     (["--d", "100000", "--n", "100000", "--impl", "dense", "--lr", "0.01:1.0"], "memory"),
     (["--model", "mlp", "--width", "100000", "--d", "20000", "--n", "20000", "--lr", "0.01:1.0"], "memory"),
     (["--model", "mlp"], "predicts no η*"),
+    (["--lr", "0.01:1.0", "--seeds", "100000000"], "memory"),
+    (["--lr", "0.01:1.0:100000000"], "1,000,000"),
+    (["--lr", "1e-300"], "int32"),
+    (["--time", "1e300"], "int32"),
     (["--model", "mlp", "--lr", "0.5x:2x"], "predicts no η*"),
     (["--lr", "0.2x:abcx"], "abc"),
     (["--lr", "-1x:2x"], "positive"),
@@ -367,4 +371,4 @@ def test_generated_weight_files_are_rejected(case):
 def test_the_corpus_is_large_enough():
     listed = len(SWEEP) + 5 + len(ROBUSTNESS) + len(BAD_WEIGHTS) + 11 + len(FIGURES) + 1
     generated = 60 + 40 + 40
-    assert listed == 138 and listed + generated >= 200, (listed, generated)
+    assert listed == 142 and listed + generated >= 200, (listed, generated)

@@ -61,12 +61,20 @@ def test_the_command_line_runs_an_own_model_and_reports_its_formula(tmp_path):
         ("notamodel.py:make", "not a Model"),
         ("no_such_package_xyz:make", "cannot load"),
         ("nonsense", "unknown model"),
+        ("exits.py:make", "sys.exit(0)"),
+        ("makefails.py:make", "raised RuntimeError"),
+        ("vectorloss.py:make", "must be a scalar"),
     ],
 )
 def test_a_broken_own_model_is_bad_input(tmp_path, model, needle):
     (tmp_path / "broken.py").write_text("raise RuntimeError('boom')\n")
     (tmp_path / "nomake.py").write_text("x = 1\n")
     (tmp_path / "notamodel.py").write_text("def make(spec, dtype):\n    return 42\n")
+    (tmp_path / "exits.py").write_text("import sys\nsys.exit(0)\n")
+    (tmp_path / "makefails.py").write_text("def make(spec, dtype):\n    raise RuntimeError('no')\n")
+    vector = EXAMPLE.read_text().replace("0.5 * (jnp.prod(w) - 1.0) ** 2", "jnp.stack([jnp.prod(w), jnp.prod(w)])")
+    assert vector != EXAMPLE.read_text()
+    (tmp_path / "vectorloss.py").write_text(vector)
     check_rejected(["sweep", "--model", model, "--out", "out"], tmp_path, needle)
 
 
@@ -75,3 +83,60 @@ def test_every_builtin_model_is_a_record_with_its_theory():
         model = make_model(ModelSpec(model=name))
         assert model.name == name and model.symbol
         assert model.theory.threshold_lr is None or model.theory.threshold_lr > 0
+
+
+def test_resuming_after_the_model_file_changed_is_refused_not_merged(tmp_path, monkeypatch):
+    """Chunks of two different models must never meet in one summary."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.py").write_text(EXAMPLE.read_text())
+    args = ["sweep", "--model", "m.py:make", "--x0", "0.3", "--y0", "2", "--lr", "0.1:0.6:6", "--time", "20"]
+    code, _, err = run([*args, "--seeds", "1", "--chunk", "2", "--out", "run"], tmp_path)
+    assert code == 0, err
+    # an interrupted run: the finished directory turned back into a pending one
+    from eos.dynamics import resumable
+
+    config = resumable.SweepConfig.from_dict(
+        __import__("json").loads((tmp_path / "run" / "run.json").read_text())["config"]
+    )
+    resumable.begin(tmp_path / "pending", config)
+    changed = EXAMPLE.read_text().replace("- 1.0) ** 2", "- 2.0) ** 2")
+    assert changed != EXAMPLE.read_text()
+    (tmp_path / "m.py").write_text(changed)
+    check_rejected(["sweep", "--resume", "pending"], tmp_path, "changed")
+
+
+def test_a_damaged_sweep_json_is_one_line_naming_the_file(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "sweep.json").write_text('{"kind": "sweep", "config": {"spec": {"d": "x"')
+    check_rejected(["sweep", "--resume", "run"], tmp_path, "sweep.json")
+    (tmp_path / "run" / "sweep.json").write_text('{"kind": "sweep", "config": {"seeds": -1}}')
+    check_rejected(["sweep", "--resume", "run"], tmp_path, "sweep.json")
+
+
+def test_an_unexpected_error_is_one_line_saying_it_is_a_bug_with_the_traceback_kept(tmp_path, monkeypatch):
+    from eos import cli
+
+    def broken(*a, **k):
+        raise TypeError("an internal slip")
+
+    monkeypatch.setattr(cli, "parse_range", broken)
+    code, out, err = run(["sweep", "--lr", "0.1:0.2:2", "--out", "run"], tmp_path)
+    lines = err.strip().splitlines()
+    assert code == 1 and len(lines) == 1 and "internal error (a bug in eos): TypeError: an internal slip" in lines[0]
+    saved = Path(lines[0].rsplit("traceback saved to ", 1)[1])
+    assert "Traceback" in saved.read_text() and "Traceback" not in err
+    saved.unlink()
+
+
+def test_half_written_files_a_killed_process_left_are_removed_when_the_run_finishes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    from eos.dynamics import SweepConfig, resumable
+
+    config = SweepConfig(spec=ModelSpec(model=f"{EXAMPLE}:make", x0=0.3, y0=2.0), lrs=(0.1, 0.2), seeds=1, time=20.0)
+    resumable.begin(tmp_path / "run", config)
+    (tmp_path / "run" / "chunks").mkdir()
+    for stale in ("run/.summary.csv.partial-99999", "run/chunks/.round0-chunk0000.npz.partial-99999"):
+        (tmp_path / stale).write_text("half")
+    code, _, err = run(["sweep", "--resume", "run"], tmp_path)
+    assert code == 0, err
+    assert not list((tmp_path / "run").rglob("*.partial-*")) and (tmp_path / "run" / "run.json").is_file()
