@@ -385,6 +385,12 @@ def robustness(
         None, metavar="RANGE", help="The n or d values for --vary n | d: A:B:N or a,b,c."
     ),
     out: Path | None = typer.Option(None, metavar="DIR", help="Output directory (default: runs/robustness-TIMESTAMP)."),
+    design_n: str = typer.Option("250,500,1000", metavar="RANGE", help="--vary joint: the n of the design."),
+    design_d: str = typer.Option("200,400,800", metavar="RANGE", help="--vary joint: the d of the design."),
+    design_k: str = typer.Option(
+        "2,4,8,16,32", metavar="RANGE", help="--vary joint: the widths, each run where p/(nd) ≤ 0.07."
+    ),
+    ctx: typer.Context = None,
     **options,
 ):
     """Train two-layer networks of many widths, bracket their Lipschitz constants, set them against the law."""
@@ -392,17 +398,31 @@ def robustness(
         ks = parse_range(widths, "--widths", True, 9, integer=True)
         vs = parse_range(values, "--values", True, 5, integer=True) if values is not None else ()
         config = from_options(
-            RobustnessConfig, options, widths=tuple(int(k) for k in ks), values=tuple(int(v) for v in vs)
+            RobustnessConfig,
+            options,
+            widths=tuple(int(k) for k in ks),
+            values=tuple(int(v) for v in vs),
+            design_n=tuple(int(v) for v in parse_range(design_n, "--design-n", True, 3, integer=True)),
+            design_d=tuple(int(v) for v in parse_range(design_d, "--design-d", True, 3, integer=True)),
+            design_k=tuple(int(v) for v in parse_range(design_k, "--design-k", True, 4, integer=True)),
         )
+        given = lambda name: ctx is not None and ctx.get_parameter_source(name).name == "COMMANDLINE"
+        if config.vary == "joint" and any(given(name) for name in ("n", "d", "widths")):
+            raise ValueError(
+                "--n, --d and --widths belong to --vary width | n | d; the joint design takes --design-n, "
+                "--design-d and --design-k"
+            )
+        if config.vary != "joint" and any(given(name) for name in ("design_n", "design_d", "design_k")):
+            raise ValueError("--design-n, --design-d and --design-k belong to --vary joint")
     from eos.memory import require
-    from eos.robustness.experiment import footprint, run_robustness
+    from eos.robustness.experiment import footprint, run_robustness, settings
 
     use_compilation_cache()
     with bad_input():
         require(
             footprint(config),
-            f"this sweep (n = {max(config.values) if config.vary == 'n' else config.n}, "
-            f"d = {max(config.values) if config.vary == 'd' else config.d}, widths up to {max(config.widths)})",
+            f"this sweep (n up to {max(n for n, _, _ in settings(config))}, "
+            f"d up to {max(d for _, d, _ in settings(config))}, widths up to {max(config.widths)})",
         )
         out = out or default_out("robustness")
         check_out(out)
@@ -421,32 +441,57 @@ def report_robustness(result) -> None:
     """Medians over seeds per row of the sweep, the fitted exponents and what they mean."""
     s, cfg = result.summary, result.config
     typer.echo(
-        f"{'n':>5} {'d':>4} {'k':>5} {'p':>7} {'fits':>5} {'Lip lower':>9} {'Lip upper':>9} "
-        f"{'upper by':>8} {'floor':>6} {'√(nd/p)':>8} {'window':>6} {'smoother':>8}"
+        f"{'n':>5} {'d':>4} {'k':>5} {'p':>7} {'p/(nd)':>7} {'fits':>5} {'Lip lower':>9} {'lower by':>14} "
+        f"{'Lip upper':>9} {'upper by':>8} {'floor':>6} {'√(nd/p)':>8} {'regime':>6} {'smoother':>8}"
     )
+    from eos.results.rounding import down_fixed, up_fixed
+
     keys = sorted({(int(a), int(b), int(c)) for a, b, c in zip(s["n"], s["d"], s["width"])})
     for n_, d_, k in keys:
         r = (s["n"] == n_) & (s["d"] == d_) & (s["width"] == k)
         med = lambda col: float(np.median(s[col][r]))
         methods = sorted(set(s["lip_upper_method"][r]))
+        names, counts = np.unique(s["lip_lower_method"][r], return_counts=True)
+        lower_by = str(names[np.argmax(counts)])  # the most common over seeds
         typer.echo(
-            f"{n_:>5} {d_:>4} {k:>5} {int(s['params'][r][0]):>7} {int(s['fits_below_noise'][r].sum()):>3}/"
-            f"{int(r.sum())} {med('lip_lower'):>9.3f} {med('lip_upper'):>9.3f} {'/'.join(methods):>8} "
-            f"{med('floor'):>6.3f} {med('law_scale'):>8.3f} {'yes' if s['in_window'][r].all() else 'no':>6} "
+            f"{n_:>5} {d_:>4} {k:>5} {int(s['params'][r][0]):>7} {med('p_over_nd'):>7.4f} "
+            f"{int(s['fits_below_noise'][r].sum()):>3}/{int(r.sum())} {down_fixed(med('lip_lower')):>9} {lower_by:>14} "
+            f"{up_fixed(med('lip_upper')):>9} {'/'.join(methods):>8} "
+            f"{med('floor'):>6.3f} {med('law_scale'):>8.3f} {'yes' if s['in_regime'][r].all() else 'no':>6} "
             f"{np.nanmedian(s['smoothing_gain'][r]) if s['fits_below_noise'][r].any() else math.nan:>7.2f}×"
         )
     for i in np.flatnonzero(s["bracket"] != "ok"):
         typer.echo(f"  k = {s['width'][i]}, seed {s['seed'][i]}: bracket {s['bracket'][i]}")
-    axis = {"params": "p", "n": "n", "d": "d"}[result.slope["axis"]]
-    for kind in ("lower", "upper"):
-        fit = result.slope[kind]
+    fit = result.slope
+    law = fit["law"]
+    if fit["axis"] == "joint":
+        for kind in ("lower", "upper"):
+            parts = [f"{a} {fit[kind][a]['slope']:+.3f} ± {fit[kind][a]['stderr']:.3f}" for a in ("n", "d", "params")]
+            typer.echo(f"exponents of Lip {kind}: " + ", ".join(parts).replace("params", "p"))
         typer.echo(
-            f"exponent of Lip {kind} in {axis}: {fit['slope']:+.3f} ± {fit['stderr']:.3f} "
-            f"({fit['points']} fits inside the window); the law predicts {result.slope['law']:+.3f}"
+            f"  (one fit of log Lip = c + α log n + β log d + γ log p over the {fit['rows']} fits inside the regime; "
+            f"the law predicts n {law['n']:+.3f}, d {law['d']:+.3f}, p {law['params']:+.3f})"
+        )
+    else:
+        axis = {"params": "p", "n": "n", "d": "d"}[fit["axis"]]
+        for kind in ("lower", "upper"):
+            typer.echo(
+                f"exponent of Lip {kind} in {axis}: {fit[kind]['slope']:+.3f} ± {fit[kind]['stderr']:.3f} "
+                f"({fit[kind]['points']} fits inside the regime); the law predicts {law:+.3f}"
+            )
+        if cfg.vary == "d":
+            typer.echo(f"  (--vary d holds p = {int(s['params'][0])} fixed: p/(nd) falls as d grows)")
+    for kind in ("lower", "upper"):
+        c = fit[f"collapse_{kind}"]
+        typer.echo(
+            f"collapse constant Lip {kind} / √(nd/p): {c['median']:.3f} (range {c['min']:.3f}–{c['max']:.3f}) "
+            f"inside the regime"
         )
     typer.echo(
-        "(medians over seeds; window: n ≤ p ≤ nd and √(nd/p) ≥ floor, the Lipschitz constant the data force "
-        "on any fit with MSE ≤ σ² − ε; smoother: the search's criterion at the first fit over that at the smoothest)"
+        f"(medians over seeds; lower by: the most common; regime: n ≤ p ≤ {fit['regime']:g}·nd with √(nd/p) "
+        f"above the floor, the Lipschitz constant "
+        f"the data force on any fit with MSE ≤ σ² − ε; fits outside it are shown, not fitted; smoother: the search's "
+        f"criterion at the first fit over that at the smoothest; lower/upper rounded down/up)"
     )
     if not result.meta["certified_applies"]:
         typer.echo(
@@ -484,14 +529,16 @@ def lipschitz(
     res = lipsdp(w, form, solver=solver.upper(), fallback=[s for s in SOLVERS if s != solver.upper()])
     sizes = " → ".join(str(x) for x in [w[0].shape[1]] + [m.shape[0] for m in w])
     typer.echo(f"network {sizes}")
-    if res.ok:
+    from eos.results.rounding import up
+
+    if res.ok:  # upper bounds, printed rounded up: a printed certificate is never below the constant
         typer.echo(
-            f"LipSDP-{form.capitalize()} bound: {res.bound:.6g} ({res.solver}, {res.solve_time_s:.2f} s, "
+            f"LipSDP-{form.capitalize()} bound: {up(res.bound)} ({res.solver}, {res.solve_time_s:.2f} s, "
             f"LMI {res.lmi_size}×{res.lmi_size})"
         )
     else:
         typer.echo(f"LipSDP-{form.capitalize()} failed: {res.status} (last solver {res.solver})")
-    typer.echo(f"naive product of spectral norms: {spectral_product(w):.6g}")
+    typer.echo(f"naive product of spectral norms: {up(spectral_product(w))}")
     if not res.ok:
         raise typer.Exit(1) from None
 

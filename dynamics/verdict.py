@@ -13,9 +13,9 @@
   crossover    it is below SHARP_RATIO: the threshold variable bends smoothly, no sharp transition
 
 SHARP_RATIO = 10 separates the sizes where the theorem's picture holds from those where it does not:
-on the relu network (σ = 1, n = 300, λ = 3, T·η = 10, 3 seeds) the median ratio is about 3 at d = 20
-and 10 at d = 50, against about 35 at d = 100 and 125 at d = 200 (README, "Where the theorem holds";
-benchmarks/threshold_table.py).
+on the relu network (σ = 1, n = 300, λ = 3, T·η = 10, 3 seeds, refined twice) the median ratio is 2.5
+at d = 20 and 7.0 at d = 50, against 38 at d = 100, 89 at d = 200 and 685 at d = 100, σ = 2 (README,
+"Where the theorem holds"; benchmarks/threshold_table.py).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from . import style
 
@@ -24,4 +25,5 @@ def draw(result):
     ax.set_xlabel("width $k$")
     ax.set_ylabel("upper / lower (median over seeds)")
     ax.legend(loc="upper left")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels on a log axis collide
     return fig

@@ -109,7 +109,7 @@ def _phase(quick):
 
 def _robustness(quick):
     cfg = (
-        RobustnessConfig(n=200, d=50, widths=(2, 4, 8, 16, 32, 64, 128, 256), seeds=2, steps=1000)
+        RobustnessConfig(design_n=(100, 200), design_d=(25, 50), widths=(2, 4, 8, 16), seeds=1, steps=500)
         if quick
         else RobustnessConfig()
     )

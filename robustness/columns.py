@@ -29,6 +29,18 @@ COLUMNS = {
     "smoothing_gain": ("measurement", "—", "the smoothness criterion at the first fit over the kept one"),
     "floor": ("measurement", "label / input", "a Lipschitz constant every fit with MSE ≤ σ² − ε must exceed (data)"),
     "in_window": ("label", "—", "n ≤ p ≤ nd and √(nd/p) ≥ floor: inside the law's window"),
+    "p_over_nd": ("config", "—", "p/(nd): how far the fit is from the law's regime (small is inside)"),
+    "in_regime": ("label", "—", "p/(nd) ≤ 0.035 and √(nd/p) ≥ floor: fitted for the exponents and the collapse"),
+    "lip_lower_exact": (
+        "certificate",
+        "label / input",
+        "k ≤ d independent units: max over all activation patterns (the constant)",
+    ),
+    "lip_lower_pattern_search": (
+        "measurement",
+        "label / input",
+        "k ≤ d: the best pattern a bit-flip search reaches (a lower bound)",
+    ),
     "law_scale": ("prediction", "label / input", "√(nd/p), the law's scale (up to a constant)"),
     "certified_bound": ("prediction", "label / input", "Bubeck & Sellke Theorem 3's certified lower bound"),
 }

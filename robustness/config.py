@@ -16,7 +16,11 @@ def noise_level(kind: str, flip: float = 0.0) -> float:
     return 1.0 if kind == "random" else 4.0 * flip * (1.0 - flip)
 
 
-VARY = ("width", "n", "d")
+VARY = ("joint", "width", "n", "d")
+# Inside n ≤ p ≤ REGIME·nd the law's √(nd/p) term dominates the smoothest fits found; beyond it they
+# flatten onto an O(1) plateau (THEORY.md §2.2: Lip² ≈ A²·nd/p + B²). Measured: the fits' collapse
+# constant Lip/√(nd/p) holds within ±15 % up to 0.035 and rises past it (README, the law of robustness).
+REGIME = 0.035
 
 
 @dataclass(frozen=True)
@@ -37,24 +41,45 @@ class RobustnessConfig:
     penalty: float = field(
         default=1e-3, metadata={"help": ("Initial smoothness penalty (smoothest fit); 0 stops at the first fit.")}
     )
-    regulariser: str = field(default="gradient", metadata={"help": "gradient (mean ‖∇f(x_i)‖²) | path (path norm)."})
+    regulariser: str = field(
+        default="gradient",
+        metadata={
+            "help": "gradient (mean ‖∇f(x_i)‖², the way to the smoothest fits) | path (the path norm: it "
+            "concentrates the fit in a few units and finds far rougher fits; README has the measurement)."
+        },
+    )
     lipsdp_max_width: int = field(default=4096, metadata={"help": "Run LipSDP-Neuron up to this width."})
     delta: float = 0.01  # failure probability of the certified bound
     vary: str = field(
-        default="width", metadata={"help": "What to sweep: width | n (at the first width) | d (at its p)."}
+        default="joint",
+        metadata={
+            "help": "What to sweep: joint (n, d and p together: --design-n, --design-d, the widths) | width | "
+            "n (at the first width) | d (p held fixed at the first width and the smallest d)."
+        },
     )
     values: tuple = ()  # the n or d values for vary = n | d; the width is widths[0] (for d: p held)
+    design_n: tuple = (250, 500, 1000)  # vary = joint: the n of the design
+    design_d: tuple = (200, 400, 800)  # vary = joint: the d of the design
+    design_k: tuple = (2, 4, 8, 16, 32)  # vary = joint: the widths, each run where p/(nd) ≤ run_ratio
+    run_ratio: float = 0.07  # vary = joint: beyond REGIME up to this, fits are shown, not fitted
 
     def __post_init__(self):
         object.__setattr__(self, "widths", tuple(int(k) for k in self.widths))
         object.__setattr__(self, "values", tuple(int(v) for v in self.values))
         if self.vary not in VARY:
             raise ValueError(f"unknown vary {self.vary!r} (choose from {', '.join(VARY)})")
-        if (self.vary == "width") != (not self.values):
+        object.__setattr__(self, "design_n", tuple(int(v) for v in self.design_n))
+        object.__setattr__(self, "design_d", tuple(int(v) for v in self.design_d))
+        object.__setattr__(self, "design_k", tuple(int(v) for v in self.design_k))
+        if not self.design_k or min(self.design_k) <= 0:
+            raise ValueError(f"design widths must be positive integers, got {self.design_k!r}")
+        if not self.design_n or not self.design_d or min(self.design_n + self.design_d) <= 0:
+            raise ValueError(f"design n and d must be positive integers, got {self.design_n!r}, {self.design_d!r}")
+        if (self.vary in ("width", "joint")) != (not self.values):
             raise ValueError(
                 "values are the n or d of vary = n | d, and only those"
                 if self.values
-                else f"vary = {self.vary} needs values"
+                else f"vary = {self.vary} needs --values"
             )
         if self.values and min(self.values) <= 0:
             raise ValueError(f"values must be positive integers, got {self.values!r}")

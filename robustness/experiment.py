@@ -28,7 +28,7 @@ from eos.results.files import read_csv, read_json, write_atomically, write_csv, 
 from eos.results.provenance import provenance
 
 from . import columns, data, networks, theory
-from .config import VARY, RobustnessConfig  # noqa: F401  (kept importable here)
+from .config import REGIME, VARY, RobustnessConfig  # noqa: F401  (kept importable here)
 from .floor import fit_floor
 from .lipschitz import two_layer_bracket
 
@@ -112,10 +112,17 @@ def settings(config: RobustnessConfig) -> list[tuple[int, int, tuple]]:
     """(n, d, widths) of each data set the sweep trains on; a d-sweep holds p = k(d + 2) + 1."""
     if config.vary == "width":
         return [(config.n, config.d, config.widths)]
+    if config.vary == "joint":  # every (n, d) of the design, with its widths up to p/(nd) ≤ run_ratio
+        out = []
+        for n in config.design_n:
+            for d in config.design_d:
+                ks = tuple(k for k in config.design_k if networks.param_count(d, k) <= config.run_ratio * n * d)
+                out.append((n, d, ks or (min(config.design_k),)))
+        return out
     k = config.widths[0]
     if config.vary == "n":
         return [(v, config.d, (k,)) for v in config.values]
-    p = networks.param_count(config.d, k)
+    p = networks.param_count(min(config.values), k)  # the smallest d's p: p/(nd) only falls from there
     return [(config.n, v, (max(1, round((p - 1) / (v + 2))),)) for v in config.values]
 
 
@@ -200,6 +207,10 @@ def width_sweep(config: RobustnessConfig, progress=None) -> tuple[list[dict], fl
                     "smoothing_gain": gain if fitted else math.nan,
                     "floor": floors[s],
                     "in_window": bool(config.n <= n_params <= config.n * config.d and law >= floors[s]),
+                    "p_over_nd": n_params / (config.n * config.d),
+                    # p ≥ n: below it a fit below the noise level is barely possible and the search
+                    # finds no smooth one; p ≤ REGIME·nd: the law's term dominates (config.REGIME)
+                    "in_regime": bool(config.n <= n_params <= REGIME * config.n * config.d and law >= floors[s]),
                     "law_scale": law,
                     "certified_bound": theory.certified_bound(
                         config.n, config.d, n_params, config.eps, config.delta, 2.0 * radius, jac
@@ -215,13 +226,52 @@ AXIS = {"width": "params", "n": "n", "d": "d"}
 
 
 def exponents(config: RobustnessConfig, summary: dict) -> dict:
-    """Exponents of log Lip (lower, upper) against log p, n or d, over the fits inside the window
-    whose bracket is ordered; `law` is the same fit of the law's √(nd/p) on those rows (a prediction)."""
-    axis = AXIS[config.vary]
-    rows = summary["fits_below_noise"] & summary["in_window"] & (summary["bracket"] == "ok")
-    out = {kind: fit_slope(summary[axis], summary[f"lip_{kind}"], rows) for kind in ("lower", "upper")}
-    out.update(axis=axis, law=fit_slope(summary[axis], summary["law_scale"], rows)["slope"])
+    """Exponents of log Lip (lower, upper) over the fits inside the law's regime (p/(nd) ≤ REGIME and
+    √(nd/p) above the data's floor) whose bracket is ordered: for vary = joint, the three exponents of
+    log Lip = c + α log n + β log d + γ log p at once; otherwise the one of the swept axis. `law` is the
+    same fit of √(nd/p) on those rows (a prediction), and `collapse` the constant Lip/√(nd/p) there."""
+    rows = summary["fits_below_noise"] & summary["in_regime"] & (summary["bracket"] == "ok")
+    out: dict = {"regime": REGIME, "rows": int(rows.sum())}
+    if config.vary == "joint":
+        axes = ("n", "d", "params")
+        out["axis"] = "joint"
+        for kind in ("lower", "upper"):
+            out[kind] = fit_exponents([summary[a] for a in axes], summary[f"lip_{kind}"], rows, axes)
+        out["law"] = {
+            a: v["slope"]
+            for a, v in fit_exponents([summary[a] for a in axes], summary["law_scale"], rows, axes).items()
+        }
+    else:
+        axis = AXIS[config.vary]
+        out["axis"] = axis
+        for kind in ("lower", "upper"):
+            out[kind] = fit_slope(summary[axis], summary[f"lip_{kind}"], rows)
+        out["law"] = fit_slope(summary[axis], summary["law_scale"], rows)["slope"]
+    for kind in ("lower", "upper"):
+        ratio = (summary[f"lip_{kind}"] / summary["law_scale"])[rows]
+        out[f"collapse_{kind}"] = (
+            {"median": float(np.median(ratio)), "min": float(ratio.min()), "max": float(ratio.max())}
+            if len(ratio)
+            else {"median": math.nan, "min": math.nan, "max": math.nan}
+        )
     return out
+
+
+def fit_exponents(columns, lip, mask, names) -> dict:
+    """Least squares log Lip = c + Σ_i e_i log column_i over the rows in mask: {name: {slope, stderr}}."""
+    x = np.stack([np.log(np.asarray(c, float)[mask]) for c in columns], axis=1)
+    y = np.log(np.asarray(lip, float)[mask])
+    design = np.column_stack([x, np.ones(len(y))])
+    dof = len(y) - design.shape[1]
+    if dof <= 0 or np.linalg.matrix_rank(design) < design.shape[1]:
+        return {name: {"slope": math.nan, "stderr": math.nan, "points": int(len(y))} for name in names}
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    sigma2 = float(np.sum((y - design @ coef) ** 2) / dof)
+    cov = sigma2 * np.linalg.inv(design.T @ design)
+    return {
+        name: {"slope": float(coef[i]), "stderr": math.sqrt(cov[i, i]), "points": int(len(y))}
+        for i, name in enumerate(names)
+    }
 
 
 def fit_slope(params, lip, mask) -> dict:

@@ -401,7 +401,16 @@ class LowerBound(NamedTuple):
 
 
 def lower_bound(
-    f, x_data, key, *, f_smooth=None, starts: int = 16, steps: int = 300, lr: float = 0.02, pairs: int = 2048
+    f,
+    x_data,
+    key,
+    *,
+    f_smooth=None,
+    off_kink=None,
+    starts: int = 16,
+    steps: int = 300,
+    lr: float = 0.02,
+    pairs: int = 2048,
 ) -> LowerBound:
     """max of valid lower bounds on the ℓ2 Lipschitz constant of f: R^d -> R (a JAX function).
 
@@ -411,13 +420,17 @@ def lower_bound(
                    iterate; starts are the steepest data points and random points of the data's scale;
     quotient       |f(x) − f(x')| / ‖x − x'‖ over random pairs of data points and a short step
                    along the gradient at the best point found.
-    Every candidate is an exact value of f or ∇f at a point, hence a valid bound.
+    Every candidate is an exact value of f or ∇f at a point, hence a valid bound, except a gradient
+    taken exactly on a kink (where autodiff picks one side's derivative per unit, a mix no region
+    has): `off_kink(x)` (True where no unit's pre-activation is zero) leaves such points out.
     """
     import optax
 
     x_data = jnp.asarray(x_data)
     f_smooth = f_smooth or f
-    grad_norm = jax.vmap(lambda x: jnp.linalg.norm(jax.grad(f)(x)))
+    off_kink = off_kink or (lambda x: True)
+    exact_norm = lambda x: jnp.where(off_kink(x), jnp.linalg.norm(jax.grad(f)(x)), 0.0)
+    grad_norm = jax.vmap(exact_norm)
     norms = grad_norm(x_data)
     out = {"data_gradient": float(jnp.max(norms))}
 
@@ -438,12 +451,12 @@ def lower_bound(
         g = jax.grad(objective)(x)
         upd, state = opt.update(g, state, x)
         x = optax.apply_updates(x, upd)
-        exact = jnp.linalg.norm(jax.grad(f)(x))
+        exact = exact_norm(x)
         better = exact > best
         return (x, state, jnp.where(better, exact, best), jnp.where(better, x, best_x)), None
 
     def ascend(x):
-        init = (x, opt.init(x), jnp.linalg.norm(jax.grad(f)(x)), x)
+        init = (x, opt.init(x), exact_norm(x), x)
         (_, _, best, best_x), _ = jax.lax.scan(step, init, None, length=steps)
         return best, best_x
 
@@ -464,6 +477,47 @@ def lower_bound(
     return LowerBound(out[method], method, out)
 
 
+EXACT_WIDTH = 20  # up to 2^20 activation patterns are enumerated: the lower bound is then the constant itself
+
+
+def pattern_bound(w, a, starts) -> tuple[float, str] | None:
+    """The largest ‖Σ_j s_j a_j w_j‖ over activation patterns s ∈ {0, 1}^k of f = Σ a_j ReLU(w_j·x + b_j),
+    or None when not every pattern is realisable.
+
+    When the k ≤ d rows of W are linearly independent every pattern is realisable: w_j·x + b_j = ±1
+    can be solved for any signs, so each pattern owns an open region where ∇f = Σ_j s_j a_j w_j. Each
+    value is then a valid lower bound, and their maximum is the Lipschitz constant itself (f is
+    piecewise linear). Up to EXACT_WIDTH units every pattern is enumerated ("exact": a proof of
+    optimality); above, best-improvement bit flips from the patterns `starts` (n, k) reach a local
+    maximum ("pattern_search"). Rounded down by 1e-12 so that float rounding cannot lift it.
+    """
+    w, a = np.asarray(w, float), np.asarray(a, float)
+    k, d = w.shape
+    if k > d or np.linalg.matrix_rank(w) < k:
+        return None
+    v = a[:, None] * w
+    gram = v @ v.T
+    if k <= EXACT_WIDTH:
+        best = 0.0
+        for lo in range(0, 2**k, 2**16):
+            codes = np.arange(lo, min(2**k, lo + 2**16))
+            s = ((codes[:, None] >> np.arange(k)) & 1).astype(float)
+            best = max(best, float(np.max(np.einsum("ij,jk,ik->i", s, gram, s))))
+        return math.sqrt(max(best, 0.0)) * (1 - 1e-12), "exact"
+    s = np.asarray(starts, float).reshape(-1, k)
+    diag = np.diag(gram)
+    for _ in range(4 * k):
+        delta = 1.0 - 2.0 * s  # +1 turns a unit on, −1 off
+        gains = delta * 2.0 * (s @ gram) + diag  # q(s with bit j flipped) − q(s)
+        j = np.argmax(gains, axis=1)
+        rows = np.flatnonzero(gains[np.arange(len(s)), j] > 1e-12 * max(1.0, float(diag.max())))
+        if not len(rows):
+            break
+        s[rows, j[rows]] = 1.0 - s[rows, j[rows]]
+    q = np.einsum("ij,jk,ik->i", s, gram, s)
+    return math.sqrt(max(float(q.max()), 0.0)) * (1 - 1e-12), "pattern_search"
+
+
 def two_layer_bracket(p, x_data, key, *, sdp: bool = True, smoothing: float = 20.0, **lower_kw) -> dict:
     """Lipschitz bracket of f(x) = Σ a_j ReLU(w_j·x + b_j) + c: lower and upper as separate numbers.
 
@@ -476,7 +530,15 @@ def two_layer_bracket(p, x_data, key, *, sdp: bool = True, smoothing: float = 20
     w, a = np.asarray(p.w, float), np.asarray(p.a, float)
     f = lambda x: forward(p, x)
     soft = lambda x: jax.nn.softplus(smoothing * (p.w @ x + p.b)) @ p.a / smoothing + p.c
-    low = lower_bound(f, x_data, key, f_smooth=soft, **lower_kw)
+    off_kink = lambda x: jnp.all(p.w @ x + p.b != 0)
+    low = lower_bound(f, x_data, key, f_smooth=soft, off_kink=off_kink, **lower_kw)
+    starts = np.asarray(x_data) @ w.T + np.asarray(p.b, float) > 0  # the data's own patterns
+    patterns = pattern_bound(w, a, starts)
+    by_method = {**low.by_method, "exact": math.nan, "pattern_search": math.nan}  # every row, the same columns
+    if patterns is not None:
+        by_method[patterns[1]] = patterns[0]
+    method = max((m for m in by_method if math.isfinite(by_method[m])), key=by_method.get)
+    low = LowerBound(by_method[method], method, by_method)
     uppers = {"spectral": spectral_product([w, a[None, :]]), "path": path_norm(w, a)}
     row = {
         "lip_spectral": uppers["spectral"],

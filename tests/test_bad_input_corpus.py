@@ -183,12 +183,16 @@ ROBUSTNESS = [
     (["--penalty", "nan"], "penalty"),
     (["--regulariser", "l1"], "l1"),
     (["--vary", "k"], "vary"),
-    (["--vary", "n"], "needs values"),
+    (["--vary", "n"], "needs --values"),
     (["--values", "1,2"], "values"),
     (["--vary", "n", "--values", "0,4"], "'0'"),
     (["--vary", "d", "--values", "abc"], "abc"),
-    (["--n", "1000000"], "memory"),
-    (["--d", "10000000", "--n", "1000"], "memory"),
+    (["--vary", "width", "--n", "1000000"], "memory"),
+    (["--vary", "width", "--d", "10000000", "--n", "1000"], "memory"),
+    (["--design-n", "1000000"], "memory"),
+    (["--n", "100"], "--design-n"),
+    (["--vary", "width", "--design-d", "100"], "--vary joint"),
+    (["--design-k", "0"], "--design-k"),
     (["--bogus"], "--bogus"),
 ]
 
@@ -371,4 +375,4 @@ def test_generated_weight_files_are_rejected(case):
 def test_the_corpus_is_large_enough():
     listed = len(SWEEP) + 5 + len(ROBUSTNESS) + len(BAD_WEIGHTS) + 11 + len(FIGURES) + 1
     generated = 60 + 40 + 40
-    assert listed == 142 and listed + generated >= 200, (listed, generated)
+    assert listed == 146 and listed + generated >= 200, (listed, generated)

@@ -136,6 +136,8 @@ def test_lipschitz_bad_files_are_one_line_exit_2(tmp_path):
 def test_robustness_end_to_end_writes_a_loadable_result(tmp_path):
     r = eos(
         "robustness",
+        "--vary",
+        "width",
         "--n",
         "60",
         "--d",
@@ -170,6 +172,8 @@ def test_robustness_end_to_end_writes_a_loadable_result(tmp_path):
         "bracket",
         "floor",
         "in_window",
+        "in_regime",
+        "p_over_nd",
         "smoothing_gain",
         "law_scale",
         "certified_bound",

@@ -14,7 +14,7 @@ def tiny_results():
     sweep = run_sweep(
         SweepConfig(spec=ModelSpec(d=30, n=50, n_test=100), lrs=tuple(np.linspace(0.005, 0.1, 6)), seeds=2, time=5.0)
     )
-    rob = run_robustness(RobustnessConfig(n=40, d=4, widths=(2, 4, 8), seeds=2, eps=0.3, steps=200))
+    rob = run_robustness(RobustnessConfig(n=40, d=4, widths=(2, 4, 8), seeds=2, eps=0.3, steps=200, vary="width"))
     return sweep, rob
 
 

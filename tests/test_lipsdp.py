@@ -61,3 +61,31 @@ def test_unreadable_or_wrong_mat_files_raise_value_error(tmp_path):
     for name, needle in (("junk.mat", "cannot read"), ("other.mat", "no 'weights'")):
         with pytest.raises(ValueError, match=needle):
             load_mat_weights(tmp_path / name)
+
+
+def test_a_printed_certificate_is_never_below_the_value_it_certifies():
+    """Upper bounds are printed rounded up and lower bounds down, at the digits shown."""
+    from decimal import Decimal
+
+    from eos.results.rounding import down, down_fixed, up, up_fixed
+
+    rng = np.random.default_rng(0)
+    for x in np.concatenate([rng.uniform(0, 2000, 500), 10.0 ** rng.uniform(-8, 8, 500), [1141.0327, 24.36631]]):
+        assert Decimal(up(x)) >= Decimal(float(x)) >= Decimal(down(x)), x
+        assert Decimal(up_fixed(x)) >= Decimal(float(x)) >= Decimal(down_fixed(x)), x
+        assert float(up(x)) <= x * (1 + 1e-5) and float(down(x)) >= x * (1 - 1e-5)
+
+
+def test_eos_lipschitz_prints_its_certificate_rounded_up(tmp_path):
+    import re
+    from decimal import Decimal
+
+    from test_bad_input_corpus import run
+
+    from eos.robustness.lipschitz import lipsdp, load_mat_weights
+
+    path = Path(__file__).resolve().parent / "data" / "lipsdp" / "random_weights.mat"
+    code, out, err = run(["lipschitz", str(path)], tmp_path)
+    assert code == 0, err
+    printed = Decimal(re.search(r"bound: (\S+)", out).group(1))
+    assert printed >= Decimal(lipsdp(load_mat_weights(path), "neuron").bound), out

@@ -12,7 +12,7 @@ from eos.robustness.lipschitz import lower_bound, two_layer_bracket
 
 @pytest.fixture(scope="module")
 def small_run():
-    return run_robustness(RobustnessConfig(n=120, d=8, widths=(2, 8, 32), seeds=2, eps=0.3, steps=600))
+    return run_robustness(RobustnessConfig(n=120, d=8, widths=(2, 8, 32), seeds=2, eps=0.3, steps=600, vary="width"))
 
 
 def test_every_bracket_is_ordered_and_fits_lie_above_the_data_floor(small_run):
@@ -39,7 +39,7 @@ def test_n_and_d_sweeps_hold_what_they_say():
     d_sweep = run_robustness(RobustnessConfig(n=40, d=6, vary="d", values=(6, 14), **base))
     assert list(d_sweep.summary["d"]) == [6, 14] and list(d_sweep.summary["width"]) == [4, 2]  # p held at 33
     assert list(d_sweep.summary["params"]) == [33, 33]
-    with pytest.raises(ValueError, match="needs values"):
+    with pytest.raises(ValueError, match="needs --values"):
         RobustnessConfig(vary="n")
     with pytest.raises(ValueError, match="unknown vary"):
         RobustnessConfig(vary="q", values=(1,))
@@ -102,3 +102,77 @@ def test_law_scales_and_certified_condition():
     assert math.isclose(theory.two_layer_scale(100, 4), 5.0)
     assert not theory.certified_applies(1000, 0.5, 0.01)
     assert theory.certified_applies(10**6, 0.9, 0.01)
+
+
+@pytest.mark.parametrize("k, d", [(3, 5), (7, 7), (12, 40)])
+def test_with_independent_units_every_activation_pattern_is_realised_and_the_largest_is_the_constant(k, d):
+    """k ≤ d independent units: each pattern s has a point (W x + b = ±1) where ∇f = Σ s_j a_j w_j, so the
+    enumerated maximum is a lower bound that no point beats: the Lipschitz constant itself."""
+    import itertools
+
+    from eos.robustness.lipschitz import lipsdp_two_layer, pattern_bound
+
+    rng = np.random.default_rng(k * d)
+    w, b, a = rng.normal(size=(k, d)), rng.normal(size=k), rng.normal(size=k)
+    p = networks.TwoLayer(jnp.asarray(w), jnp.asarray(b), jnp.asarray(a), jnp.asarray(0.0))
+    value, method = pattern_bound(w, a, np.zeros((1, k)))
+    assert method == "exact"
+    with jax.enable_x64(True):
+        grad = jax.grad(lambda x: networks.forward(p, x))
+        attained = 0.0
+        for s in itertools.product([0, 1], repeat=k):
+            x = np.linalg.lstsq(w, np.where(np.array(s), 1.0, -1.0) - b, rcond=None)[0]
+            attained = max(attained, float(jnp.linalg.norm(grad(jnp.asarray(x)))))
+    assert value <= attained * (1 + 1e-9) and attained <= value * (1 + 1e-9), (value, attained)
+    upper = lipsdp_two_layer(w, a, "neuron")
+    assert upper.ok and value <= upper.bound * (1 + 1e-9)
+
+
+def test_the_pattern_search_is_never_below_the_patterns_it_starts_from():
+    from eos.robustness.lipschitz import pattern_bound
+
+    rng = np.random.default_rng(1)
+    w, a = rng.normal(size=(40, 60)), rng.normal(size=40)
+    starts = rng.random((50, 40)) > 0.5
+    value, method = pattern_bound(w, a, starts)
+    start_values = np.linalg.norm((starts * a) @ w, axis=1)
+    assert method == "pattern_search" and value >= start_values.max() * (1 - 1e-9)
+
+
+def test_a_gradient_taken_exactly_on_a_kink_is_not_a_lower_bound():
+    """f(x) = ReLU(x₁) − ReLU(x₁) is zero: every point with x₁ = 0 lies on both units' kink, where autodiff
+    picks one derivative per unit; such points are left out, so the bound stays at the constant, 0."""
+    w = jnp.array([[1.0, 0.0], [1.0, 0.0]])
+    p = networks.TwoLayer(w, jnp.zeros(2), jnp.array([1.0, -1.0]), jnp.asarray(0.0))
+    x = jnp.array([[0.0, 1.0], [0.0, -2.0]])
+    low = lower_bound(
+        lambda z: networks.forward(p, z), x, jax.random.key(0), off_kink=lambda z: jnp.all(w @ z != 0), steps=5
+    )
+    assert low.by_method["data_gradient"] == 0.0
+    row = two_layer_bracket(p, x, jax.random.key(0), sdp=False, steps=5)
+    assert row["lip_lower"] <= 1e-12 and row["bracket"] == "ok", row
+
+
+def test_the_joint_design_runs_widths_up_to_its_ratio_and_fits_three_exponents_at_once():
+    from eos.robustness.experiment import fit_exponents, settings
+
+    cfg = RobustnessConfig(design_n=(250, 1000), design_d=(200, 800), widths=(2, 4, 8, 16, 32, 64), run_ratio=0.1)
+    for n, d, ks in settings(cfg):
+        assert ks and all(networks.param_count(d, k) <= 0.1 * n * d for k in ks), (n, d, ks)
+    rng = np.random.default_rng(0)
+    n, d, p = (np.exp(rng.uniform(3, 8, 40)) for _ in range(3))
+    lip = 0.45 * n**0.5 * d**0.5 * p**-0.5 * np.exp(0.01 * rng.standard_normal(40))
+    fit = fit_exponents([n, d, p], lip, np.ones(40, bool), ("n", "d", "params"))
+    for name, expected in (("n", 0.5), ("d", 0.5), ("params", -0.5)):
+        assert abs(fit[name]["slope"] - expected) < 4 * fit[name]["stderr"] + 1e-3, fit
+
+
+def test_a_small_joint_run_reports_exponents_collapse_and_the_regime_per_row():
+    r = run_robustness(
+        RobustnessConfig(design_n=(60, 120), design_d=(20, 40), widths=(2, 4), seeds=1, steps=200, eps=0.3)
+    )
+    s = r.summary
+    assert {"p_over_nd", "in_regime"} <= set(s) and r.slope["axis"] == "joint"
+    np.testing.assert_allclose(s["p_over_nd"], s["params"] / (s["n"] * s["d"]))
+    assert (s["in_regime"] <= (s["p_over_nd"] <= r.slope["regime"])).all()
+    assert set(r.slope["lower"]) == {"n", "d", "params"} and "collapse_lower" in r.slope

@@ -221,7 +221,9 @@ def test_certified_bound_is_monotone_and_below_the_law(n, d, p, eps, delta, W, J
 def test_trained_fits_respect_the_data_floor_and_their_brackets_are_ordered(n, d, widths, eps):
     """A network that fits below the noise level has Lip ≥ the data's floor, so its certified
     upper bound must be at least the floor; every bracket is ordered and says so."""
-    r = run_robustness(RobustnessConfig(n=n, d=d, widths=tuple(sorted(widths)), seeds=1, eps=eps, steps=300))
+    r = run_robustness(
+        RobustnessConfig(n=n, d=d, widths=tuple(sorted(widths)), seeds=1, eps=eps, steps=300, vary="width")
+    )
     s = r.summary
     fits = s["fits_below_noise"]
     info = dict(n=n, d=d, widths=widths, eps=eps, floor=s["floor"], upper=s["lip_upper"], lower=s["lip_lower"])
