@@ -6,6 +6,8 @@ measurements by a stated rule), prediction (a formula's value, never a measureme
 
 from __future__ import annotations
 
+from eos.results.files import column_dictionary
+
 # name: (kind, unit, definition)
 COLUMNS = {
     "lr": ("config", "—", "step size η"),
@@ -46,15 +48,6 @@ COLUMNS = {
 
 
 def dictionary(names) -> dict[str, list]:
-    """Columns of columns.csv (name, kind, unit, definition) for the columns `names`; a column a
-    user's model adds is described as the model's own."""
-    rows = [
-        (
-            n,
-            *COLUMNS.get(
-                n, ("prediction" if n.startswith("theory_") else "measurement", "—", "the model's own column")
-            ),
-        )
-        for n in names
-    ]
-    return {key: [r[i] for r in rows] for i, key in enumerate(("name", "kind", "unit", "definition"))}
+    """Columns of columns.csv for the columns `names`; a column a user's model adds is its own."""
+    own = lambda n: ("prediction" if n.startswith("theory_") else "measurement", "—", "the model's own column")
+    return column_dictionary(names, COLUMNS, own)

@@ -118,30 +118,10 @@ def locate(lrs, seeds, final_threshold, regimes, prediction: float | None = None
 
 
 def _kinks(fits: list[dict]) -> dict:
-    """Median, spread and outer bracket of the fitted knots (and `coarse` as for the departure)."""
-    done = [f for f in fits if f["status"] == "fitted"]
-    if not done:
-        return {
-            "median": math.nan,
-            "min": math.nan,
-            "max": math.nan,
-            "lo": math.nan,
-            "hi": math.nan,
-            "bracketed": 0,
-            "seeds": len(fits),
-            "coarse": True,
-        }
-    knots = np.array([f["knot"] for f in done])
-    return {
-        "median": float(np.median(knots)),
-        "min": float(knots.min()),
-        "max": float(knots.max()),
-        "lo": min(f["lo"] for f in done),
-        "hi": max(f["hi"] for f in done),
-        "bracketed": len(done),
-        "seeds": len(fits),
-        "coarse": len(done) < len(fits) or any(f["hi"] > COARSE * f["lo"] for f in done),
-    }
+    """Median, spread and outer bracket of the fitted knots (`coarse` also when a seed has no fit)."""
+    out = summarise(fits, status="fitted", value="knot")
+    out["coarse"] = out["coarse"] or out["bracketed"] < len(fits)
+    return out
 
 
 def departed_rows(lrs, seeds, final_threshold, margin: float) -> np.ndarray:
@@ -157,10 +137,11 @@ def departed_rows(lrs, seeds, final_threshold, margin: float) -> np.ndarray:
 COARSE = verdict.COARSE
 
 
-def summarise(brackets: list[dict]) -> dict:
-    """Median, spread and the outer bracket over the bracketed seeds; `coarse` when a bracket is
-    wider than COARSE or stands on fewer than two points of trend (then --refine can tell)."""
-    done = [b for b in brackets if b["status"] == "bracketed"]
+def summarise(brackets: list[dict], status: str = "bracketed", value: str = "estimate") -> dict:
+    """Median, spread and the outer bracket of `value` over the seeds whose bracket has `status`;
+    `coarse` when a bracket is wider than COARSE or stands on fewer than two points of trend (then
+    --refine can tell)."""
+    done = [b for b in brackets if b["status"] == status]
     if not done:
         return {
             "median": math.nan,
@@ -172,7 +153,7 @@ def summarise(brackets: list[dict]) -> dict:
             "seeds": len(brackets),
             "coarse": False,
         }
-    est = np.array([b["estimate"] for b in done])
+    est = np.array([b[value] for b in done])
     coarse = any(b["hi"] > COARSE * b["lo"] or b.get("trend_points", 2) < 2 for b in done)
     return {
         "median": float(np.median(est)),

@@ -29,6 +29,16 @@ def draw(sweeps: dict):
     ax_l.set_xlabel("dimension $d$")
     ax_l.set_ylabel(r"critical step size $\eta^*$")
     ax_l.legend(loc="upper right")
+    others = [f"d = {d}: {sweeps[d].transition['verdict']}" for d, ok in zip(ds, sharp) if not ok]
+    if others:  # no located η* to draw: say what the sweep concluded instead
+        ax_l.text(
+            0.03,
+            0.04,
+            "no sharp transition, so no η*:\n" + "\n".join(others),
+            transform=ax_l.transAxes,
+            fontsize=5.5,
+            va="bottom",
+        )
     ratios = None
     rows = []
     for d in ds:

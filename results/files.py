@@ -170,3 +170,10 @@ def read_json(path: Path) -> tuple[dict, dict]:
     """(as stored, with each null read back as the number it stands for)."""
     raw = json.loads(Path(path).read_text())
     return raw, from_json(raw, raw.get(NULLS) if isinstance(raw, dict) else None)
+
+
+def column_dictionary(names, known: dict, default: tuple) -> dict[str, list]:
+    """columns.csv's columns (name, kind, unit, definition) for the columns `names`, from `known`
+    (name -> (kind, unit, definition)); `default(name)` describes a column it does not list."""
+    rows = [(n, *known.get(n, default(n))) for n in names]
+    return {key: [r[i] for r in rows] for i, key in enumerate(("name", "kind", "unit", "definition"))}

@@ -5,6 +5,8 @@ kind: config, measurement, certificate (a proven bound, rounded outward), label,
 
 from __future__ import annotations
 
+from eos.results.files import column_dictionary
+
 COLUMNS = {
     "n": ("config", "points", "training points"),
     "d": ("config", "—", "input dimension"),
@@ -30,7 +32,7 @@ COLUMNS = {
     "floor": ("measurement", "label / input", "a Lipschitz constant every fit with MSE ≤ σ² − ε must exceed (data)"),
     "in_window": ("label", "—", "n ≤ p ≤ nd and √(nd/p) ≥ floor: inside the law's window"),
     "p_over_nd": ("config", "—", "p/(nd): how far the fit is from the law's regime (small is inside)"),
-    "in_regime": ("label", "—", "p/(nd) ≤ 0.035 and √(nd/p) ≥ floor: fitted for the exponents and the collapse"),
+    "in_regime": ("label", "—", "n ≤ p ≤ 0.035·nd and √(nd/p) ≥ floor: fitted for the exponents and the collapse"),
     "lip_lower_exact": (
         "certificate",
         "label / input",
@@ -47,7 +49,5 @@ COLUMNS = {
 
 
 def dictionary(names) -> dict[str, list]:
-    """Columns of columns.csv (name, kind, unit, definition) for the columns `names`."""
-    default = ("measurement", "—", "see README")
-    rows = [(n, *COLUMNS.get(n, COLUMNS.get(n.rsplit("_", 1)[0], default))) for n in names]
-    return {key: [r[i] for r in rows] for i, key in enumerate(("name", "kind", "unit", "definition"))}
+    """Columns of columns.csv for the columns `names`."""
+    return column_dictionary(names, COLUMNS, lambda n: ("measurement", "—", "see README"))
