@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from eos import report
+
 # The configs load without JAX, SciPy or cvxpy: help, --version and bad input answer at once.
 from eos.dynamics.config import EngineConfig, ModelSpec, SweepConfig
 from eos.robustness.config import RobustnessConfig
@@ -324,7 +326,8 @@ def sweep(
             err=True,
         )
         raise typer.Exit(1) from None
-    report_sweep(result)
+    for line in report.sweep(result):
+        typer.echo(line)
     drawn = write_overview(result, out, "overview")
     resumed = f"; {result.meta['resumed_chunks']} chunks read from the interrupted run" if resume else ""
     typer.echo(
@@ -429,76 +432,13 @@ def robustness(
     with progress_bar("robustness") as update:
         result = run_robustness(config, progress=update)
     result.save(out)
-    report_robustness(result)
+    for line in report.robustness(result):
+        typer.echo(line)
     drawn = write_overview(result, out, "robustness")
     typer.echo(
         f"wrote {out}/ (summary.csv, columns.csv, run.json{', overview.png' if drawn else ''}) "
         f"in {result.meta['wall_time_s']:.1f} s"
     )
-
-
-def report_robustness(result) -> None:
-    """Medians over seeds per row of the sweep, the fitted exponents and what they mean."""
-    s, cfg = result.summary, result.config
-    typer.echo(
-        f"{'n':>5} {'d':>4} {'k':>5} {'p':>7} {'p/(nd)':>7} {'fits':>5} {'Lip lower':>9} {'lower by':>14} "
-        f"{'Lip upper':>9} {'upper by':>8} {'floor':>6} {'√(nd/p)':>8} {'regime':>6} {'smoother':>8}"
-    )
-    from eos.results.rounding import down_fixed, up_fixed
-
-    keys = sorted({(int(a), int(b), int(c)) for a, b, c in zip(s["n"], s["d"], s["width"])})
-    for n_, d_, k in keys:
-        r = (s["n"] == n_) & (s["d"] == d_) & (s["width"] == k)
-        med = lambda col: float(np.median(s[col][r]))
-        methods = sorted(set(s["lip_upper_method"][r]))
-        names, counts = np.unique(s["lip_lower_method"][r], return_counts=True)
-        lower_by = str(names[np.argmax(counts)])  # the most common over seeds
-        typer.echo(
-            f"{n_:>5} {d_:>4} {k:>5} {int(s['params'][r][0]):>7} {med('p_over_nd'):>7.4f} "
-            f"{int(s['fits_below_noise'][r].sum()):>3}/{int(r.sum())} {down_fixed(med('lip_lower')):>9} {lower_by:>14} "
-            f"{up_fixed(med('lip_upper')):>9} {'/'.join(methods):>8} "
-            f"{med('floor'):>6.3f} {med('law_scale'):>8.3f} {'yes' if s['in_regime'][r].all() else 'no':>6} "
-            f"{np.nanmedian(s['smoothing_gain'][r]) if s['fits_below_noise'][r].any() else math.nan:>7.2f}×"
-        )
-    for i in np.flatnonzero(s["bracket"] != "ok"):
-        typer.echo(f"  k = {s['width'][i]}, seed {s['seed'][i]}: bracket {s['bracket'][i]}")
-    fit = result.slope
-    law = fit["law"]
-    if fit["axis"] == "joint":
-        for kind in ("lower", "upper"):
-            parts = [f"{a} {fit[kind][a]['slope']:+.3f} ± {fit[kind][a]['stderr']:.3f}" for a in ("n", "d", "params")]
-            typer.echo(f"exponents of Lip {kind}: " + ", ".join(parts).replace("params", "p"))
-        typer.echo(
-            f"  (one fit of log Lip = c + α log n + β log d + γ log p over the {fit['rows']} fits inside the regime; "
-            f"the law predicts n {law['n']:+.3f}, d {law['d']:+.3f}, p {law['params']:+.3f})"
-        )
-    else:
-        axis = {"params": "p", "n": "n", "d": "d"}[fit["axis"]]
-        for kind in ("lower", "upper"):
-            typer.echo(
-                f"exponent of Lip {kind} in {axis}: {fit[kind]['slope']:+.3f} ± {fit[kind]['stderr']:.3f} "
-                f"({fit[kind]['points']} fits inside the regime); the law predicts {law:+.3f}"
-            )
-        if cfg.vary == "d":
-            typer.echo(f"  (--vary d holds p = {int(s['params'][0])} fixed: p/(nd) falls as d grows)")
-    for kind in ("lower", "upper"):
-        c = fit[f"collapse_{kind}"]
-        typer.echo(
-            f"collapse constant Lip {kind} / √(nd/p): {c['median']:.3f} (range {c['min']:.3f}–{c['max']:.3f}) "
-            f"inside the regime"
-        )
-    typer.echo(
-        f"(medians over seeds; lower by: the most common; regime: n ≤ p ≤ {fit['regime']:g}·nd with √(nd/p) "
-        f"above the floor, the Lipschitz constant "
-        f"the data force on any fit with MSE ≤ σ² − ε; fits outside it are shown, not fitted; smoother: the search's "
-        f"criterion at the first fit over that at the smoothest; lower/upper rounded down/up)"
-    )
-    if not result.meta["certified_applies"]:
-        typer.echo(
-            f"note: Theorem 3's certified bound (median {np.median(s['certified_bound']):.2e}) needs "
-            f"8⁴ log(8/δ) ≤ nε², which fails here (nε² = {cfg.n * cfg.eps**2:.3g}); it is in summary.csv "
-            f"for scale only"
-        )
 
 
 SOLVERS = ("CVXOPT", "CLARABEL", "SCS")  # = robustness.lipschitz.SOLVERS (a test keeps them equal)
@@ -651,122 +591,6 @@ def _find_or_run(name: str, config, runs_dir: Path, extra: list[Path], stands_in
             result = run_robustness(config, progress=update)
         result.save(target)
     return target, result
-
-
-def report_sweep(result) -> None:
-    from eos.dynamics import regime
-    from eos.dynamics.model import make_model
-
-    s, model = result.summary, make_model(result.config.spec)
-    grid = s["round"] == 0  # refinement rows differ per seed; they are in summary.csv
-    lrs = np.unique(s["lr"][grid])
-    rows = _table_rows(lrs, result.transition)
-    accuracy = "test_acc" in s  # models without test data have no such column
-    typer.echo(
-        f"{'η':>10} {'final ' + model.symbol:>9}{' test acc' if accuracy else ''} {'held λη/2':>9} {'max λη/2':>9} "
-        f"{'regime':<18} {'diverged':>8} {'dead':>4}"
-    )
-    for x in rows:
-        m = grid & (s["lr"] == x)
-        ok = m & (s["status"] != "diverged")
-        med = lambda col, w: (
-            f"{np.median(s[col][ok]):>{w}.{4 if w == 9 and col == 'final_threshold' else 3}f}"
-            if ok.any()
-            else f"{'—':>{w}}"
-        )
-        acc = f" {med('test_acc', 8)}" if accuracy else ""
-        typer.echo(
-            f"{x:>10.4g} {med('final_threshold', 9)}{acc} {med('edge_ratio', 9)} {med('edge_ratio_max', 9)} "
-            f"{regime.ranges(s['lr'][m], s['regime'][m])[0][0]:<18} "
-            f"{int(s['diverged'][m].sum()):>4d}/{m.sum():<3d} {int(s['dead'][m].sum()):>4d}"
-        )
-    typer.echo(
-        f"({len(rows)} of {len(lrs)} grid step sizes shown; numbers are medians over the seeds that did not diverge "
-        f"(diverged runs: summary.csv, diverged_step), the regime the most common; held λη/2: the level the sharpness "
-        f"holds for 10 % of the run after the first 5 %, ≈ 1 at the edge of stability; all {len(s['lr'])} runs in "
-        f"summary.csv)"
-    )
-    spans = regime.ranges(s["lr"][grid], s["regime"][grid])
-    typer.echo("regimes: " + ";  ".join(f"{regime.LABELS[n]} {_span(a, b)}" for n, a, b, _ in spans))
-    for name in dict.fromkeys(n for n, *_ in spans):
-        typer.echo(f"  {regime.LABELS[name]}: {regime.RULES[name]}")
-    _report_transition(result, model)
-    unreliable = int(np.sum(s["status"] == "sharpness_unreliable")) if "status" in s else 0
-    if unreliable:
-        typer.echo(
-            f"{unreliable} run{'s' * (unreliable != 1)} recorded a sharpness that failed Lanczos's check "
-            f"(NaN in trajectories.npz, status sharpness_unreliable in summary.csv)"
-        )
-    typer.echo(
-        f"wasted member-steps: {100 * result.meta['engine']['wasted_fraction']:.1f}% of "
-        f"{result.meta['engine']['useful_steps']} useful"
-    )
-
-
-def _report_transition(result, model) -> None:
-    """The verdict, then η* as located (only where the verdict locates one), then the predictions."""
-    t, th = result.transition, result.theory["threshold_lr"]
-    symbol = model.symbol
-    typer.echo(f"verdict: {t['verdict']} — {t['reason']}")
-    est = t["estimate"]
-    fits = [p["kink"] for p in t["per_seed"] if p["kink"]["status"] == "fitted"]
-    if t["verdict"] in ("sharp", "crossover", "too_coarse") and est["bracketed"]:
-        what = {"sharp": "located η*", "crossover": "bend of the crossover", "too_coarse": "kink, roughly"}
-        typer.echo(f"{what[t['verdict']]} (kink of final {symbol}) = {_fmt(est)}")
-        typer.echo(
-            "  per-seed brackets: " + ", ".join(f"{f['lo']:.4g}–{f['hi']:.4g} (slope ×{f['ratio']:.3g})" for f in fits)
-        )
-        if est["coarse"]:
-            typer.echo(
-                f"  a bracket is wider than 20 % or a seed has too few points near its kink: rerun with --refine 2, "
-                f"or a finer --lr around {est['median']:.3g}"
-            )
-    typer.echo(f"edge of stability held from η = {_fmt(t['eos'])}")
-    predicted = []
-    if "closed_form" in th:
-        predicted.append(f"{model.theory.formula} {th['closed_form']:.4g}")
-    if "gradient_flow" in th:
-        gf = th["gradient_flow"]
-        failed = sum(1 for f in gf.get("failed", []) if f)
-        predicted.append(
-            f"2/max λ along gradient flow from each seed's start {gf['median']:.4g} "
-            f"(seeds {np.nanmin(gf['per_seed']):.4g}–{np.nanmax(gf['per_seed']):.4g})"
-            if failed < len(gf["per_seed"])
-            else "2/max λ along gradient flow: the integration failed (run.json says why)"
-        )
-        if 0 < failed < len(gf["per_seed"]):
-            predicted[-1] += f", {failed} seed{'s' * (failed != 1)} not integrated (run.json says why)"
-    if predicted:
-        typer.echo(f"predicted η*: {';  '.join(predicted)}")
-    if t["verdict"] == "sharp" and "closed_form" in th:
-        typer.echo(f"  located / predicted: {est['median'] / th['closed_form']:.3g} × {model.theory.formula}")
-    typer.echo(
-        f"diagnostic, not a prediction of η*: 2/λ of the initial Hessian {th['initial_hessian']['median']:.4g} "
-        f"(the sharpness at initialisation, before training has moved the parameters)"
-    )
-
-
-def _span(lo: float, hi: float) -> str:
-    return f"η = {lo:.3g}" if lo == hi else f"η = {lo:.3g}–{hi:.3g}"
-
-
-def _fmt(summary: dict) -> str:
-    if not summary["bracketed"]:
-        return f"not bracketed in the grid (0 of {summary['seeds']} seeds)"
-    return (
-        f"{summary['median']:.4g} (median over {summary['bracketed']}/{summary['seeds']} seeds, "
-        f"range {summary['min']:.4g}–{summary['max']:.4g})"
-    )
-
-
-def _table_rows(lrs: np.ndarray, located: dict, most: int = 32) -> np.ndarray:
-    if len(lrs) <= most:
-        return lrs
-    keep = set(lrs[np.linspace(0, len(lrs) - 1, most - 8).round().astype(int)].tolist())
-    for seed in located["per_seed"]:
-        b = seed["kink"]
-        keep.update(x for x in (b["lo"], b["hi"]) if x in set(lrs.tolist()))
-    return np.array(sorted(keep))
 
 
 def use_compilation_cache() -> None:
