@@ -247,9 +247,17 @@ def sweep(
     distributed: bool = typer.Option(
         False, "--distributed", help="Multi-host: jax.distributed.initialize() from the environment (see README)."
     ),
+    max_hours: float = typer.Option(
+        24.0,
+        "--max-hours",
+        metavar="HOURS",
+        help="Refuse a sweep whose time, projected from its rate in its first seconds, exceeds this.",
+    ),
     **options,
 ):
     """Gradient descent over a grid of step sizes and seeds; locate η*, give a verdict, set it beside theory."""
+    if not (math.isfinite(max_hours) and max_hours > 0):
+        raise BadInput(f"--max-hours must be a positive number of hours, got {max_hours!r}")
     if resume is None:  # the cheap checks first: a bad --lr answers before JAX loads
         with bad_input():
             spec = from_options(ModelSpec, options)
@@ -270,7 +278,7 @@ def sweep(
             given = [
                 p.opts[0]
                 for p in ctx.command.params
-                if p.name not in ("resume", "distributed", "devices")
+                if p.name not in ("resume", "distributed", "devices", "max_hours")
                 and ctx.get_parameter_source(p.name).name == "COMMANDLINE"
             ]
             if given:
@@ -299,7 +307,7 @@ def sweep(
             raise BadInput(f"--out {str(out)!r}: {e.strerror or e}") from None
     try:
         with progress_bar("sweep") as update:
-            result, discarded = resumable.run_in(out, config, progress=update, lead=lead)
+            result, discarded = resumable.run_in(out, config, progress=time_limit(update, max_hours), lead=lead)
         for key in discarded:
             typer.echo(
                 f"note: chunk {key} on disk could not be read (truncated or corrupted); "
@@ -310,6 +318,16 @@ def sweep(
             return
     except InUse as e:
         raise BadInput(str(e)) from None
+    except TooLong as e:
+        kept = resumable.kept_chunks(out)
+        if resume is None and not kept:  # nothing finished: leave nothing behind
+            shutil.rmtree(out, ignore_errors=True)
+        kept_text = f"; {kept} finished chunks kept: eos sweep --resume {out} --max-hours N" if kept else ""
+        raise BadInput(
+            f"this sweep would take about {e.seconds / 3600:.3g} h ({e.total:,} member-steps at {e.rate:,.0f}/s, "
+            f"measured in its first {CALIBRATION_S:g} s), over --max-hours {max_hours:g}: raise --max-hours, "
+            f"or use fewer seeds, fewer or larger step sizes, or a shorter --time{kept_text}"
+        ) from None
     except KeyboardInterrupt as e:
         kept = resumable.kept_chunks(out)
         typer.echo(
@@ -334,6 +352,38 @@ def sweep(
         f"wrote {out}/ (summary.csv, columns.csv, trajectories.npz, run.json{', overview.png' if drawn else ''}) "
         f"in {result.meta['wall_time_s']:.1f} s" + resumed
     )
+
+
+CALIBRATION_S = 3.0  # seconds of computing whose measured rate projects a sweep's time
+
+
+class TooLong(Exception):
+    def __init__(self, seconds: float, total: int, rate: float):
+        super().__init__(seconds)
+        self.seconds, self.total, self.rate = seconds, total, rate
+
+
+def time_limit(update, max_hours: float):
+    """The progress callback `update`, also measuring the rate over the first CALIBRATION_S seconds of
+    computing (after compilation: from the first report on) and raising TooLong when the whole stage,
+    at that rate, would exceed max_hours."""
+    first: list = []
+
+    def report(stage, done, total):
+        update(stage, done, total)
+        now = time.perf_counter()
+        if not first:
+            first.extend([now, done, False])
+            return
+        start, done0, checked = first
+        if checked or now - start < CALIBRATION_S or done <= done0:
+            return
+        first[2] = True
+        rate = (done - done0) / (now - start)
+        if (total - done) / rate + (now - start) > max_hours * 3600:
+            raise TooLong((total - done0) / rate, int(total), rate)
+
+    return report
 
 
 def write_overview(result, out: Path, figure: str) -> bool:

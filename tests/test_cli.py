@@ -289,3 +289,14 @@ def test_names_the_command_line_lists_are_the_libraries_names():
     from eos.robustness.lipschitz import SOLVERS as LIBRARY_SOLVERS
 
     assert tuple(FIGURES) == FIGURE_NAMES and tuple(LIBRARY_SOLVERS) == SOLVERS and tuple(LOSSES) == LOSS_NAMES
+
+
+def test_a_sweep_projected_past_max_hours_is_refused_in_one_line_and_leaves_nothing(tmp_path):
+    args = ["sweep", "--model", "mean", "--seeds", "300", "--no-flow", "--max-hours", "0.0002", "--out", "run"]
+    r = eos(*args, cwd=tmp_path)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and "--max-hours 0.0002" in lines[-1] and "member-steps" in lines[-1], r.stderr
+    assert "Traceback" not in r.stderr
+    # finished work is never lost: chunks done before the refusal stay, with the way to finish them
+    if (tmp_path / "run").exists():
+        assert list((tmp_path / "run" / "chunks").glob("*.npz")) and "--resume run" in lines[-1], r.stderr
