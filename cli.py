@@ -390,6 +390,7 @@ def write_overview(result, out: Path, figure: str) -> bool:
     """overview.png, the picture eos.figures.FIGURE draws of this result, beside the result files
     (written whole); a figure that cannot be drawn is a one-line note, never a lost result."""
     import importlib
+    import warnings
 
     import matplotlib
 
@@ -399,8 +400,10 @@ def write_overview(result, out: Path, figure: str) -> bool:
     from eos.results.files import replace_whole
 
     try:
-        fig = importlib.import_module(f"eos.figures.{figure}").draw(result)
-        replace_whole(Path(out) / "overview.png", lambda p: fig.savefig(p, dpi=200, format="png"))
+        with warnings.catch_warnings():  # a font's missing glyph is no news a user can act on
+            warnings.simplefilter("ignore", UserWarning)
+            fig = importlib.import_module(f"eos.figures.{figure}").draw(result)
+            replace_whole(Path(out) / "overview.png", lambda p: fig.savefig(p, dpi=200, format="png"))
         plt.close(fig)
         return True
     except Exception as e:  # the results are written; a failed picture must not hide them

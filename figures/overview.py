@@ -43,7 +43,8 @@ def draw(sweep):
         grid, med = _median_by_lr(lrs, values)
         ax.plot(grid, med, "-", lw=1.2, color=style.PALETTE[0], label="median over seeds")
         if "closed_form" in th:
-            ax.axvline(th["closed_form"], ls="--", color="k", lw=0.8, label=f"predicted: {model.theory.formula}")
+            formula = model.theory.formula.replace("ℓ", r"$\ell$")  # the serif font has no ℓ glyph
+            ax.axvline(th["closed_form"], ls="--", color="k", lw=0.8, label=f"predicted: {formula}")
         if "gradient_flow" in th and np.isfinite(th["gradient_flow"]["median"]):
             ax.axvline(th["gradient_flow"]["median"], ls=":", color="k", lw=0.8, label="predicted: 2/max λ (flow)")
         _draw_verdict(ax, t)
@@ -53,7 +54,8 @@ def draw(sweep):
         ax.set_ylabel(label)
     axes[-1].legend(loc="best", fontsize=5)
     spec = sweep.config.spec
-    fig.suptitle(f"{spec.model}, d = {spec.d}, n = {spec.n}: verdict {t['verdict']} — {t['reason']}", fontsize=6)
+    sizes = f", d = {spec.d}, n = {spec.n}" if "test_acc" in s else ""  # the data's sizes, where there are data
+    fig.suptitle(f"{spec.model}{sizes}: verdict {t['verdict']} — {t['reason']}", fontsize=6)
     return fig
 
 
