@@ -59,6 +59,7 @@ class Trajectories(NamedTuple):
     stride: int
 
 
+MAX_CALL_STEPS = 4096  # steps per device call at most, whatever the stride: Ctrl-C and SIGTERM wait one call
 MAX_RECORDS = 4096  # records per member at the automatic stride: memory must not grow with the horizon
 
 
@@ -372,6 +373,17 @@ class _Devices:
         return self.prog.load(pool, *_to_devices(host, self.split), self.params_table, self.copied, *per_seed)
 
     def advance(self, pool, steps):
+        """`steps` steps of every slot, then the block's measurement. A long block is cut into device
+        calls of at most MAX_CALL_STEPS steps (a signal waits for one call, not for a whole stride):
+        a step does not depend on the call it runs in, and every cut call's Ritz vector is dropped,
+        so the block's measurement starts from the same warm start: the same numbers, bit for bit."""
+        ritz = pool.ritz
+        while steps > MAX_CALL_STEPS:
+            pool = self._call(pool, MAX_CALL_STEPS)[0]._replace(ritz=ritz)
+            steps -= MAX_CALL_STEPS
+        return self._call(pool, steps)
+
+    def _call(self, pool, steps):
         params, t, div, ritz, loss, thr, lam = self.prog.advance(
             pool.params,
             pool.own,

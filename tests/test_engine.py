@@ -139,3 +139,19 @@ def test_accelerator_pool_is_capped_by_device_memory():
     slots = engine.pool_slots(m, horizons, 7, cfg)
     assert 1 <= slots < 1000  # a 100 kB "device" cannot hold a thousand members
     assert engine.pool_slots(m, horizons, 7, engine.EngineConfig(pool="accelerator", stride=7)) == 1000
+
+
+def test_a_long_block_cut_into_device_calls_gives_the_same_numbers_bit_for_bit(monkeypatch):
+    """Signals wait for one device call; cutting a stride into calls must change no number."""
+    from eos.dynamics import SweepConfig, run_sweep
+    from eos.dynamics.config import EngineConfig
+    from eos.dynamics.config import ModelSpec as Spec
+
+    config = SweepConfig(
+        spec=Spec(model="mean", d=50), lrs=(0.005, 0.01, 0.02), seeds=2, flow=False, engine=EngineConfig(stride=25)
+    )
+    whole = run_sweep(config)
+    monkeypatch.setattr(engine, "MAX_CALL_STEPS", 4)
+    cut = run_sweep(config)
+    for name in ("step", "loss", "threshold", "sharpness"):
+        np.testing.assert_array_equal(whole.trajectories[name], cut.trajectories[name], err_msg=name)
