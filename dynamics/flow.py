@@ -30,7 +30,7 @@ SAMPLES = 257
 RTOL, ATOL = 1e-5, 1e-8
 LANCZOS_STEPS = 40
 BATCH = 256
-METHOD_TEXT = "gradient flow from each seed's start (SciPy BDF with the Hessian, or RK45; rtol 1e-5)"
+METHOD_TEXT = "gradient flow from each seed's start (SciPy BDF with the Hessian, LSODA or RK45 if it stalls; rtol 1e-5)"
 
 
 def _pad(rows: np.ndarray, size: int) -> np.ndarray:
