@@ -348,7 +348,13 @@ def _locate(summary, config, predicted):
     )
     summary["regime"] = regime.classify(summary, summary["departed"])
     return transition.locate(
-        summary["lr"], summary["seed"], summary["final_threshold"], summary["regime"], predicted, config.margin
+        summary["lr"],
+        summary["seed"],
+        summary["final_threshold"],
+        summary["regime"],
+        predicted,
+        config.margin,
+        moved=summary["departed"],
     )
 
 

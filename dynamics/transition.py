@@ -22,11 +22,11 @@ import numpy as np
 from . import kink, regime, verdict
 
 
-def _bracket(lrs: np.ndarray, flags: np.ndarray, below_grid: bool) -> dict:
+def _bracket(lrs: np.ndarray, flags: np.ndarray) -> dict:
     order = np.argsort(lrs)
     lrs, flags = lrs[order], flags[order]
     hits = np.flatnonzero(flags)
-    if below_grid or (len(hits) and hits[0] == 0):
+    if len(hits) and hits[0] == 0:
         return {"status": "below_grid", "lo": 0.0, "hi": float(lrs[0]), "estimate": math.nan}
     if not len(hits):
         return {"status": "above_grid", "lo": float(lrs[-1]), "hi": math.inf, "estimate": math.nan}
@@ -73,24 +73,28 @@ def start_of(lrs, prediction: float | None, departure: dict) -> float:
     return float(math.sqrt(lrs.min() * lrs.max()))
 
 
-def locate(lrs, seeds, final_threshold, regimes, prediction: float | None = None, margin: float = 0.03) -> dict:
+def locate(
+    lrs, seeds, final_threshold, regimes, prediction: float | None = None, margin: float = 0.03, moved=None
+) -> dict:
     """η* per seed by the kink of the threshold variable (kink.fit), with the verdict and the
     transition's sharpness; the trend departure and the edge-of-stability onset beside it.
 
     regimes: per row (regime.classify); rows whose regime says nothing about the curve
-    (regime.NOT_ON_CURVE) are left out of the kink fit.
+    (regime.NOT_ON_CURVE) are left out of the kink fit. moved: departed_rows(...) where the caller
+    has it already (computed here otherwise).
     """
     lrs, seeds = np.asarray(lrs, float), np.asarray(seeds)
     final_threshold, regimes = np.asarray(final_threshold, float), np.asarray(regimes)
     at_eos = regimes == "edge_of_stability"
     on_curve = ~np.isin(regimes, regime.NOT_ON_CURVE)
+    moved = departed_rows(lrs, seeds, final_threshold, margin) if moved is None else np.asarray(moved, bool)
     per_seed = []
     for seed in np.unique(seeds):
         rows = seeds == seed
-        lr, thr, eos = lrs[rows], final_threshold[rows], at_eos[rows]
-        departure = _bracket(lr, departed(lr, thr, margin), False)
+        lr, eos = lrs[rows], at_eos[rows]
+        departure = _bracket(lr, moved[rows])
         departure["trend_points"] = int(np.sum(lr < departure["hi"])) if departure["status"] == "bracketed" else 0
-        per_seed.append({"seed": int(seed), "departure": departure, "eos": _bracket(lr, eos, False)})
+        per_seed.append({"seed": int(seed), "departure": departure, "eos": _bracket(lr, eos)})
     dep = summarise([s["departure"] for s in per_seed])
     start = start_of(lrs, prediction, dep)
     for s in per_seed:
@@ -99,7 +103,6 @@ def locate(lrs, seeds, final_threshold, regimes, prediction: float | None = None
     fits = [s["kink"] for s in per_seed]
     fitted = [f for f in fits if f["status"] == "fitted"]
     ratios = [f["ratio"] for f in fitted]
-    moved = departed_rows(lrs, seeds, final_threshold, margin)
     return {
         **verdict.decide(lrs, seeds, regimes, moved, fits, prediction),
         "sharpness": {
