@@ -11,7 +11,6 @@ import dataclasses
 import inspect
 import math
 import shutil
-import signal
 import sys
 import time
 import typing
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from eos import report
+from eos import interrupts, report
 
 # The configs load without JAX, SciPy or cvxpy: help, --version and bad input answer at once.
 from eos.dynamics.config import EngineConfig, ModelSpec, SweepConfig
@@ -114,14 +113,6 @@ class BadInput(ValueError):
     """Raised for input the user must fix; reported as one line with exit code 2."""
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C: finished work is kept and the way to resume is printed."""
-
-
-def _terminate(signum, frame):
-    raise Terminated()
-
-
 MAX_POINTS = 1_000_000  # values in one range: beyond that a grid is a typo, not a sweep
 
 
@@ -199,6 +190,7 @@ def progress_bar(label: str):
         tasks: dict[str, int] = {}
 
         def update(stage: str, done: int, total: int):
+            interrupts.check()  # the long loops' safe point for a signal
             if stage not in tasks:
                 tasks[stage] = bar.add_task(f"{label} {stage}", total=total)
             bar.update(tasks[stage], completed=done, total=total)
@@ -217,6 +209,11 @@ def bad_input():
         yield
     except ValueError as e:
         raise BadInput(str(e)) from None
+
+
+def check_hours(max_hours: float) -> None:
+    if not (math.isfinite(max_hours) and max_hours > 0):
+        raise BadInput(f"--max-hours must be a positive number of hours, got {max_hours!r}")
 
 
 def check_out(out: Path) -> None:
@@ -256,8 +253,7 @@ def sweep(
     **options,
 ):
     """Gradient descent over a grid of step sizes and seeds; locate η*, give a verdict, set it beside theory."""
-    if not (math.isfinite(max_hours) and max_hours > 0):
-        raise BadInput(f"--max-hours must be a positive number of hours, got {max_hours!r}")
+    check_hours(max_hours)
     if resume is None:  # the cheap checks first: a bad --lr answers before JAX loads
         with bad_input():
             spec = from_options(ModelSpec, options)
@@ -305,6 +301,7 @@ def sweep(
             resumable.begin(out, config)
         except OSError as e:  # another process took --out since it was checked, or it cannot be written
             raise BadInput(f"--out {str(out)!r}: {e.strerror or e}") from None
+    interrupts.say(lambda word: f"{word}: {_kept(out)} kept in {out}/chunks; finish with: eos sweep --resume {out}")
     try:
         with progress_bar("sweep") as update:
             result, discarded = resumable.run_in(out, config, progress=time_limit(update, max_hours), lead=lead)
@@ -324,26 +321,18 @@ def sweep(
             shutil.rmtree(out, ignore_errors=True)
         kept_text = f"; {kept} finished chunks kept: eos sweep --resume {out} --max-hours N" if kept else ""
         raise BadInput(
-            f"this sweep would take about {e.seconds / 3600:.3g} h ({e.total:,} member-steps at {e.rate:,.0f}/s, "
-            f"measured in its first {CALIBRATION_S:g} s), over --max-hours {max_hours:g}: raise --max-hours, "
-            f"or use fewer seeds, fewer or larger step sizes, or a shorter --time{kept_text}"
+            f"this sweep would take about {_duration(e.seconds)} ({e.sizes()}), over --max-hours "
+            f"{max_hours:g}: raise --max-hours, or use fewer seeds, fewer or larger step sizes, or a shorter "
+            f"--time{kept_text}"
         ) from None
-    except KeyboardInterrupt as e:
-        kept = resumable.kept_chunks(out)
-        typer.echo(
-            f"{'terminated' if isinstance(e, Terminated) else 'interrupted'}: {kept} finished "
-            f"chunk{'s' * (kept != 1)} kept in {out}/chunks; finish with: eos sweep --resume {out}",
-            err=True,
-        )
-        raise typer.Exit(143 if isinstance(e, Terminated) else 130) from None
     except OSError as e:  # a full disk, a directory made unwritable: what is finished stays
-        kept = resumable.kept_chunks(out)
         typer.echo(
-            f"error: cannot write {e.filename or out}: {e.strerror or e}; {kept} finished chunk"
-            f"{'s' * (kept != 1)} kept in {out}/chunks; once fixed, finish with: eos sweep --resume {out}",
+            f"error: cannot write {e.filename or out}: {e.strerror or e}; {_kept(out)} kept in {out}/chunks; "
+            f"once fixed, finish with: eos sweep --resume {out}",
             err=True,
         )
         raise typer.Exit(1) from None
+    interrupts.say(lambda word: f"{word}: the results are written in {out}/")
     for line in report.sweep(result):
         typer.echo(line)
     drawn = write_overview(result, out, "overview")
@@ -354,36 +343,83 @@ def sweep(
     )
 
 
-CALIBRATION_S = 3.0  # seconds of computing whose measured rate projects a sweep's time
+def _kept(out: Path) -> str:
+    from eos.dynamics.resumable import kept_chunks
+
+    kept = kept_chunks(out)
+    return f"{kept} finished chunk{'s' * (kept != 1)}"
+
+
+CALIBRATION_S = 3.0  # seconds a stage must have computed before its rate projects its time
+SAY_AFTER_S = 60.0  # a projection worth printing: more time left than this
 
 
 class TooLong(Exception):
-    def __init__(self, seconds: float, total: int, rate: float):
+    def __init__(self, seconds: float, stage: str, total: int, rate: float):
         super().__init__(seconds)
-        self.seconds, self.total, self.rate = seconds, total, rate
+        self.seconds, self.stage, self.total, self.rate = seconds, stage, total, rate
+
+    def sizes(self) -> str:
+        return f"{self.stage}: {self.total:,} {UNITS[self.stage.split()[0]]} at {rate_text(self.rate)} on this machine"
+
+
+# what each stage's progress counts (robustness training: n·d·width per network and step)
+UNITS = {
+    "grid": "member-steps",
+    "refine": "member-steps",
+    "gradient": "seeds",
+    "train": "n·d·width",
+    "bracket": "networks",
+}
 
 
 def time_limit(update, max_hours: float):
-    """The progress callback `update`, also measuring the rate over the first CALIBRATION_S seconds of
-    computing (after compilation: from the first report on) and raising TooLong when the whole stage,
-    at that rate, would exceed max_hours."""
-    first: list = []
+    """The progress callback `update`, also projecting the time left, stage by stage: a stage's
+    rate is its progress over the time between its own reports (a compile between two stages
+    counts for neither), known once the stage has computed CALIBRATION_S seconds or finished.
+    Raises TooLong as soon as the time so far and what the known stages have left exceed
+    max_hours, and prints the projection once, where it is over a minute."""
+    start = time.perf_counter()
+    stages: dict[str, list] = {}  # stage -> [seconds, done at its first report, done, total]
+    last: dict = {"time": None, "stage": None, "said": False}
 
     def report(stage, done, total):
         update(stage, done, total)
         now = time.perf_counter()
-        if not first:
-            first.extend([now, done, False])
+        entry = stages.setdefault(stage, [0.0, done, done, total])
+        if last["stage"] == stage:
+            entry[0] += now - last["time"]
+        entry[2:] = [done, total]
+        last.update(time=now, stage=stage)
+        known = {
+            name: (seconds, (d - d0) / seconds, tot - d)
+            for name, (seconds, d0, d, tot) in stages.items()
+            if d > d0 and seconds > 0 and (seconds >= CALIBRATION_S or d >= tot)
+        }
+        if stage not in known or known[stage][2] <= 0:
             return
-        start, done0, checked = first
-        if checked or now - start < CALIBRATION_S or done <= done0:
-            return
-        first[2] = True
-        rate = (done - done0) / (now - start)
-        if (total - done) / rate + (now - start) > max_hours * 3600:
-            raise TooLong((total - done0) / rate, int(total), rate)
+        left = sum(remaining / rate for _, rate, remaining in known.values())
+        if now - start + left > max_hours * 3600:
+            _, rate, _ = known[stage]
+            raise TooLong(now - start + left, stage, int(total), rate)
+        if not last["said"] and left > SAY_AFTER_S:
+            last["said"] = True
+            unit = UNITS[stage.split()[0]]
+            rate = rate_text(known[stage][1])
+            typer.echo(f"note: about {_duration(left)} left ({stage}: {unit} at {rate})", err=True)
 
     return report
+
+
+def rate_text(rate: float) -> str:
+    return f"{rate:,.0f} per second"
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.0f} s"
 
 
 def write_overview(result, out: Path, figure: str) -> bool:
@@ -446,10 +482,17 @@ def robustness(
     design_k: str = typer.Option(
         "2,4,8,16,32", metavar="RANGE", help="--vary joint: the widths, each run where p/(nd) ≤ 0.07."
     ),
+    max_hours: float = typer.Option(
+        24.0,
+        "--max-hours",
+        metavar="HOURS",
+        help="Refuse an experiment whose time, projected from its rate in its first seconds, exceeds this.",
+    ),
     ctx: typer.Context = None,
     **options,
 ):
     """Train two-layer networks of many widths, bracket their Lipschitz constants, set them against the law."""
+    check_hours(max_hours)
     with bad_input():
         ks = parse_range(widths, "--widths", True, 9, integer=True)
         vs = parse_range(values, "--values", True, 5, integer=True) if values is not None else ()
@@ -482,9 +525,17 @@ def robustness(
         )
         out = out or default_out("robustness")
         check_out(out)
-    with progress_bar("robustness") as update:
-        result = run_robustness(config, progress=update)
-    result.save(out)
+    try:
+        with progress_bar("robustness") as update:
+            result = run_robustness(config, progress=time_limit(update, max_hours))
+    except TooLong as e:
+        raise BadInput(
+            f"this experiment would take about {_duration(e.seconds)} ({e.sizes()}), over --max-hours "
+            f"{max_hours:g}: raise --max-hours, or use fewer seeds, widths, or smaller n and d"
+        ) from None
+    with interrupts.deferred():  # a few milliseconds: the result directory appears whole
+        result.save(out)
+    interrupts.say(lambda word: f"{word}: the results are written in {out}/")
     for line in report.robustness(result):
         typer.echo(line)
     drawn = write_overview(result, out, "robustness")
@@ -556,18 +607,34 @@ def figures(
         for d in from_ or []:
             if not d.is_dir():
                 raise ValueError(f"--from {str(d)!r} is not a directory")
+    from eos.memory import require
+
+    with bad_input():
+        require(figure_footprint(chosen, quick), f"the runs of {', '.join(chosen)}")
     use_compilation_cache()
     suffix = "-quick" if quick else ""
     runs_dir = out / "runs"
-    try:
-        _draw(chosen, quick, suffix, runs_dir, out, from_ or [])
-    except KeyboardInterrupt:
-        typer.echo(
-            f"interrupted: finished runs and sweep chunks are kept under {runs_dir}; "
-            f"the same command goes on from them",
-            err=True,
+    interrupts.say(
+        lambda word: (
+            f"{word}: finished runs and sweep chunks are kept under {runs_dir}; the same command goes on from them"
         )
-        raise typer.Exit(130) from None
+    )
+    _draw(chosen, quick, suffix, runs_dir, out, from_ or [])
+
+
+def figure_footprint(chosen, quick: bool) -> dict[str, int]:
+    """The largest of the estimates of the runs these figures may need (they run one at a time)."""
+    from eos.dynamics.sweep import SweepConfig
+    from eos.dynamics.sweep import footprint as sweep_footprint
+    from eos.figures.catalog import FIGURES
+    from eos.robustness.experiment import footprint as robustness_footprint
+
+    estimates = [
+        (sweep_footprint if isinstance(config, SweepConfig) else robustness_footprint)(config)
+        for name in chosen
+        for config in FIGURES[name].runs(quick).values()
+    ]
+    return max(estimates, key=lambda e: sum(e.values()))
 
 
 def _draw(chosen, quick, suffix, runs_dir, out, from_):
@@ -673,7 +740,7 @@ def _save_traceback() -> str:
 
 def main() -> None:
     """Entry point: one-line errors with exit code 2, never a traceback for bad input."""
-    signal.signal(signal.SIGTERM, _terminate)
+    interrupts.install()
     try:
         code = app(standalone_mode=False)  # click returns typer.Exit's code instead of raising it here
     except BadInput as e:
@@ -685,9 +752,8 @@ def main() -> None:
     except click_errors.ClickException as e:
         typer.echo(f"error: {e.format_message()}", err=True)
         sys.exit(e.exit_code)
-    except (KeyboardInterrupt, typer.Abort) as e:
-        typer.echo("interrupted; nothing was written", err=True)
-        sys.exit(143 if isinstance(e, Terminated) else 130)
+    except (KeyboardInterrupt, typer.Abort):  # click turns an interrupt into Abort
+        interrupts.end()
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except OSError as e:  # a fault of the machine (disk, permissions), not of the input
@@ -696,6 +762,8 @@ def main() -> None:
     except Exception as e:  # anything else is a bug: one line, the traceback kept for the report
         typer.echo(f"error: internal error (a bug in eos): {type(e).__name__}: {e}; {_save_traceback()}", err=True)
         sys.exit(1)
+    if interrupts.received() is not None:  # typer returns an interrupt as exit code 130
+        interrupts.end()
     if isinstance(code, int) and code:
         sys.exit(code)
 

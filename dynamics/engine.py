@@ -372,16 +372,20 @@ class _Devices:
         host = (mask, idx.astype(np.int32), lr.astype(self.dtype), hor.astype(np.int32))
         return self.prog.load(pool, *_to_devices(host, self.split), self.params_table, self.copied, *per_seed)
 
-    def advance(self, pool, steps):
+    def advance(self, pool, steps, between=None):
         """`steps` steps of every slot, then the block's measurement. A long block is cut into device
-        calls of at most MAX_CALL_STEPS steps (a signal waits for one call, not for a whole stride):
-        a step does not depend on the call it runs in, and every cut call's Ritz vector is dropped,
-        so the block's measurement starts from the same warm start: the same numbers, bit for bit."""
-        ritz = pool.ritz
-        while steps > MAX_CALL_STEPS:
+        calls of at most MAX_CALL_STEPS steps, with `between(steps so far)` called after each cut
+        call (progress, and a signal's safe point, every call rather than every stride): a step
+        does not depend on the call it runs in, and every cut call's Ritz vector is dropped, so the
+        block's measurement starts from the same warm start: the same numbers, bit for bit."""
+        ritz, taken = pool.ritz, 0
+        while steps - taken > MAX_CALL_STEPS:
             pool = self._call(pool, MAX_CALL_STEPS)[0]._replace(ritz=ritz)
-            steps -= MAX_CALL_STEPS
-        return self._call(pool, steps)
+            taken += MAX_CALL_STEPS
+            if between is not None:
+                pool.t.block_until_ready()  # dispatch is asynchronous: wait, or every call is queued at once
+                between(taken)
+        return self._call(pool, steps - taken)
 
     def _call(self, pool, steps):
         params, t, div, ritz, loss, thr, lam = self.prog.advance(
@@ -557,10 +561,13 @@ def run(
         return dev.load(pool, mask, idx, lr, hor, measured)
 
     pool, done_steps, computed = refill(dev.empty), 0, 0  # computed: member-steps, masked ones included
+    total = int(horizons.sum())
     while len(live := sched.live()):
         members = sched.occupant[live]
-        steps = int(min(plan.stride, np.max(horizons[members] - rec.steps_done[members])))
-        pool, loss, thr, lam = dev.advance(pool, steps)
+        remaining = horizons[members] - rec.steps_done[members]
+        steps = int(min(plan.stride, np.max(remaining)))
+        partly = lambda k: progress(done_steps + int(np.minimum(remaining, k).sum()), total)
+        pool, loss, thr, lam = dev.advance(pool, steps, None if progress is None else partly)
         computed += dev.slots * steps
         t_h, div_h, loss_h, (thr_h, trace_h), lam_h = _to_host((pool.t, pool.div, loss, thr, lam))
         done_steps += rec.write(members, t_h[live], loss_h[live], thr_h[live], trace_h[live], lam_h[live])
@@ -576,7 +583,7 @@ def run(
             pool = refill(pool)
             hand_over(members[np.isin(live, finished)])
         if progress is not None:
-            progress(done_steps, int(horizons.sum()))
+            progress(done_steps, total)
 
     return subset(np.arange(len(lrs)))._replace(computed_steps=computed, slots=dev.slots)
 

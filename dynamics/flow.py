@@ -64,14 +64,17 @@ def _programs(model, unravel, dense: bool):
     return grad, hessian, jax.jit(jax.vmap(top, in_axes=(0, None)))
 
 
-def peak_sharpness(model, seeds, total_time: float) -> list[dict]:
+def peak_sharpness(model, seeds, total_time: float, progress=None) -> list[dict]:
     """Per seed, {"peak": max λ along the flow, "time": where, "steps": solver steps}.
 
     A seed's data and initialisation are drawn as the engine draws them (in the model's own
-    dtype: the numbers the sweep trains on) and integrated in float64.
+    dtype: the numbers the sweep trains on) and integrated in float64. `progress(done, total)`
+    is called before each seed and at the end.
     """
     out, programs = [], None
-    for seed in seeds:
+    for i, seed in enumerate(seeds):
+        if progress is not None:
+            progress(i, len(seeds))
         data_key, init_key = seed_keys(seed)
         train, _ = model.sample(data_key)
         params = model.init(init_key, train)
@@ -81,6 +84,8 @@ def peak_sharpness(model, seeds, total_time: float) -> list[dict]:
             dense = flat0.size <= DENSE_PARAMS
             programs = programs or _programs(model, unravel, dense)
             out.append(_integrate(programs, flat0, train, total_time, dense, seed))
+    if progress is not None:
+        progress(len(seeds), len(seeds))
     return out
 
 

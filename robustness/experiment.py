@@ -71,6 +71,8 @@ def train(config: RobustnessConfig, x, y, progress=None):
     members = [(k, s) for k in config.widths for s in range(config.seeds)]
     results: dict = {}
     compiles = 0
+    if progress:  # the start: the first bucket's time (compile included) counts towards the rate
+        progress("train", 0, train_cost(config))
     for size in sorted({bucket(k) for k in config.widths}):
         group = [(k, s) for k, s in members if bucket(k) == size]
         keys = jnp.stack([jax.random.fold_in(jax.random.key(s), 1) for _, s in group])
@@ -104,8 +106,17 @@ def train(config: RobustnessConfig, x, y, progress=None):
                 float(out.first_roughness[i]) / float(out.roughness[i]),
             )
         if progress:
-            progress("train", len(results), len(members))
+            progress("train", sum(cost(config.n, config.d, k) for k, _ in results), train_cost(config))
     return members, results, compiles
+
+
+def cost(n: int, d: int, k: int) -> int:
+    """A network's training work, n·d·width (multiply-adds per step; its width padded as trained)."""
+    return n * d * bucket(k)
+
+
+def train_cost(config: RobustnessConfig) -> int:
+    return sum(cost(n, d, k) for n, d, ks in settings(config) for k in ks) * config.seeds
 
 
 def settings(config: RobustnessConfig) -> list[tuple[int, int, tuple]]:
@@ -147,9 +158,15 @@ def run_robustness(
     """Train, bracket and compare; predictions (law_scale, certified_bound) apart from measurements."""
     start = time.perf_counter()
     rows, train_time, compiles = [], 0.0, 0
-    for n, d, widths in settings(config):
+    parts = settings(config)
+    # progress over the whole experiment: training work (see `cost`) and networks bracketed
+    totals = {"train": train_cost(config), "bracket": sum(len(ks) for *_, ks in parts) * config.seeds}
+    base = dict.fromkeys(totals, 0)
+    for n, d, widths in parts:
         part = dataclasses.replace(config, n=n, d=d, widths=widths, vary="width", values=())
-        more, seconds, count = width_sweep(part, progress)
+        report = progress and (lambda stage, done, total: progress(stage, base[stage] + done, totals[stage]))
+        more, seconds, count = width_sweep(part, report)
+        base = {"train": base["train"] + train_cost(part), "bracket": base["bracket"] + len(more)}
         rows, train_time, compiles = rows + more, train_time + seconds, compiles + count
     summary = {name: np.array([r[name] for r in rows]) for name in rows[0]}
     meta = provenance("float32 training, float64 brackets", time.perf_counter() - start)
