@@ -40,18 +40,64 @@ def _weights(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 def _hinge(x: np.ndarray, v: np.ndarray, w: np.ndarray, knots: np.ndarray):
-    """Best of the candidate knots for points (x, v) with weights w: (weighted sse, knot, c, s_before, s_after)."""
-    below = np.minimum(x[None, :] - knots[:, None], 0.0)  # (knots, points)
-    above = np.maximum(x[None, :] - knots[:, None], 0.0)
+    """Best of the candidate knots for sorted points (x, v) with weights w: (weighted sse, knot, c,
+    s_before, s_after).
+
+    Every knot is scored at once from prefix sums: for a knot κ the design columns are 1,
+    b = min(x − κ, 0) and a = max(x − κ, 0), so the weighted normal equations need only the sums of
+    w, wx, wx², wv and wxv below and above κ (time and memory linear in points + knots; a grid of
+    thousands of step sizes is fitted in milliseconds). A sum of squares read off the normal
+    equations loses digits to cancellation, so the knots that score within rounding of the best
+    are then solved again by least squares on their residuals, and the first best one is kept.
+    """
+    sse = _scores(x, v, w, knots)
+    tolerance = 1e-8 * float(np.sum(w * v * v)) + np.finfo(float).tiny
+    close = np.flatnonzero(sse <= np.nanmin(sse) + tolerance) if np.isfinite(sse).any() else np.arange(len(knots))
+    shortlist = np.union1d(close, np.argsort(sse, kind="stable")[:SHORTLIST])
     root = np.sqrt(w)
     best = None
-    for i, k in enumerate(knots):
-        design = np.stack([np.ones_like(x), below[i], above[i]], axis=1)
+    for k in knots[shortlist]:
+        design = np.stack([np.ones_like(x), np.minimum(x - k, 0.0), np.maximum(x - k, 0.0)], axis=1)
         coef, *_ = np.linalg.lstsq(design * root[:, None], v * root, rcond=None)
-        sse = float(np.sum(((design @ coef - v) * root) ** 2))
-        if best is None or sse < best[0]:
-            best = (sse, float(k), *map(float, coef))
+        exact = float(np.sum(((design @ coef - v) * root) ** 2))
+        if best is None or exact < best[0]:
+            best = (exact, float(k), *map(float, coef))
     return best
+
+
+SHORTLIST = 16  # knots solved again exactly, at least
+
+
+def _scores(x, v, w, knots) -> np.ndarray:
+    """The weighted sse of the hinge fit at each knot, from the normal equations (NaN where singular)."""
+    below = np.searchsorted(x, knots)  # points x[:below] lie below the knot (knots are never on a point)
+    sums = [np.r_[0.0, np.cumsum(a)] for a in (w, w * x, w * x * x, w * v, w * x * v)]
+    lo = [s[below] for s in sums]
+    hi = [s[-1] - s[below] for s in sums]
+    k = knots
+
+    def centred(part):  # Σw, Σw(x−κ), Σw(x−κ)², Σwv, Σw(x−κ)v over one side
+        s0, s1, s2, sv, sxv = part
+        return s0, s1 - k * s0, s2 - 2 * k * s1 + k * k * s0, sv, sxv - k * sv
+
+    b0, b1, b2, bv, bxv = centred(lo)
+    a0, a1, a2, av, axv = centred(hi)
+    zero = np.zeros_like(k)
+    normal = np.stack([np.stack([b0 + a0, b1, a1], -1), np.stack([b1, b2, zero], -1), np.stack([a1, zero, a2], -1)], -2)
+    rhs = np.stack([bv + av, bxv, axv], -1)
+    with np.errstate(all="ignore"):
+        try:
+            coef = np.linalg.solve(normal, rhs[..., None])[..., 0]
+        except np.linalg.LinAlgError:  # a singular knot among them: score one at a time
+            coef = np.stack([_solve_or_nan(m, r) for m, r in zip(normal, rhs)])
+        return float(np.sum(w * v * v)) - np.sum(coef * rhs, axis=-1)
+
+
+def _solve_or_nan(matrix, rhs):
+    try:
+        return np.linalg.solve(matrix, rhs)
+    except np.linalg.LinAlgError:
+        return np.full(3, np.nan)
 
 
 def _candidates(x: np.ndarray) -> np.ndarray:
@@ -78,6 +124,8 @@ def fit(lrs, values, start: float) -> dict:
     order = np.argsort(x[keep], kind="stable")
     x, v = x[keep][order], v[keep][order]
     knot, seen = float(start), []
+    if len(x) < 2 * MIN_SIDE:  # every run of the seed diverged or went silent, or nearly
+        return _too_coarse(x, knot, len(x))
     for _ in range(MAX_ITERATIONS):
         w = _weights(x, knot / WINDOW, knot * WINDOW)
         inside = w > 0

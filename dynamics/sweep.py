@@ -53,7 +53,10 @@ def _shapes_of(model, dtype=None):
     return train, test, params
 
 
-HOST_BYTES_PER_MEMBER = 2048  # summary columns, schedule and bookkeeping per run, before its records
+# Host bytes per run besides its parameters and records: summary columns, schedule, bookkeeping.
+# tests/test_memory.py measures it (tracemalloc, at two sizes) and holds this above what it finds.
+HOST_BYTES_PER_MEMBER = 2048
+ARRAY_HEADER_BYTES = 128  # a NumPy array object's own size, around its data
 
 
 def footprint(config: SweepConfig) -> dict[str, int]:
@@ -80,11 +83,17 @@ def footprint(config: SweepConfig) -> dict[str, int]:
     fields = 4 + (math.prod(trace.shape) if trace is not None else 0)
     records = int(grid.records(horizons).max())
     per_member_pool = memory.tree_bytes(train) + 16 * memory.tree_bytes(params)
+    leaves = len(jax.tree_util.tree_leaves(params))
     return {
         "members": members * HOST_BYTES_PER_MEMBER,
+        # each member's final parameters on the host: one array per leaf (with its header), then
+        # stacked per chunk and for the whole
+        "parameters": 3 * members * (memory.tree_bytes(params) + ARRAY_HEADER_BYTES * leaves),
         "data": 2 * config.seeds * (memory.tree_bytes(train) + memory.tree_bytes(test)),  # device and host copies
         "pool": grid.devices * grid.slots * per_member_pool,
-        "trajectories": 2 * members * records * fields * np.dtype(dtype).itemsize,  # chunks, then the whole
+        # float64 on the host: the engine's records, the chunks, the whole, the whole in (lr, seed)
+        # order, and the copy being written
+        "trajectories": 5 * members * records * fields * 8,
     }
 
 
@@ -137,7 +146,8 @@ def run_sweep(
         lrs = np.repeat(np.asarray(config.lrs), len(seeds))
         member_seeds = np.tile(seeds, len(config.lrs))
         predicted = model.theory.threshold_lr
-        flows = flow.peak_sharpness(model, seeds, flow_time(config)) if config.flow else None
+        on_flow = None if progress is None else (lambda done, total: progress("gradient flow", done, total))
+        flows = flow.peak_sharpness(model, seeds, flow_time(config), on_flow) if config.flow else None
         parts = [run(lrs, member_seeds, 0)]
         for r in range(1, config.refine + 1):
             located = _locate(_concat(parts)[0], config, predicted)
