@@ -166,6 +166,9 @@ def parse_range(text: str, name: str, log: bool, default_count: int, integer: bo
         if text.count(",") >= MAX_POINTS:
             raise BadInput(f"{name}: more than {MAX_POINTS:,} values; use fewer")
         values = np.array([number(s) for s in text.split(",")])
+        repeated = [v for v in dict.fromkeys(values.tolist()) if values.tolist().count(v) > 1]
+        if repeated:  # the same run twice: a typo, and a weight the locator would count twice
+            raise BadInput(f"{name} {text!r}: {repeated[0]:g} is given more than once")
     if integer:
         values = np.unique(np.round(values).astype(int))
     return values
@@ -216,7 +219,21 @@ def check_hours(max_hours: float) -> None:
         raise BadInput(f"--max-hours must be a positive number of hours, got {max_hours!r}")
 
 
+def check_path(path: Path, option: str) -> None:
+    """BadInput for a path the file system cannot hold: a component longer than its name limit."""
+    import os
+
+    for part in path.parts:
+        try:
+            limit = os.pathconf(path.anchor or ".", "PC_NAME_MAX")
+        except (OSError, ValueError):
+            limit = 255
+        if len(os.fsencode(part)) > limit:
+            raise BadInput(f"{option}: the name {part[:20]!r}... is {len(os.fsencode(part))} bytes, over {limit}")
+
+
 def check_out(out: Path) -> None:
+    check_path(out, "--out")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise BadInput(f"--out {str(out)!r} exists and is not empty; choose another directory")
 
@@ -254,6 +271,8 @@ def sweep(
 ):
     """Gradient descent over a grid of step sizes and seeds; locate η*, give a verdict, set it beside theory."""
     check_hours(max_hours)
+    if resume is not None:
+        check_path(resume, "--resume")
     if resume is None:  # the cheap checks first: a bad --lr answers before JAX loads
         with bad_input():
             spec = from_options(ModelSpec, options)
@@ -607,6 +626,9 @@ def figures(
         for d in from_ or []:
             if not d.is_dir():
                 raise ValueError(f"--from {str(d)!r} is not a directory")
+        check_path(out, "--out")
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {str(out)!r} is a file, not a directory")
     from eos.memory import require
 
     with bad_input():

@@ -75,6 +75,8 @@ class EngineConfig:
         for name in ("stride", "max_slots", "devices"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)!r}")
+        if self.stride > INT32_MAX // 2:  # the engine counts steps in int32: a stride past a run is no stride
+            raise ValueError(f"stride must be at most {INT32_MAX // 2:,} steps, got {self.stride!r}")
         if not isinstance(self.lanczos_steps, int) or self.lanczos_steps < 1:
             raise ValueError(f"lanczos_steps must be a positive integer, got {self.lanczos_steps!r}")
         if not (math.isfinite(self.memory_mb) and self.memory_mb > 0):

@@ -87,6 +87,8 @@ class RobustnessConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or v <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if self.steps > 2**31 - 1:  # the training loop counts in int32
+            raise ValueError(f"steps must be at most {2**31 - 1:,}, got {self.steps!r}")
         if not self.widths or min(self.widths) <= 0:
             raise ValueError(f"widths must be positive integers, got {self.widths!r}")
         if self.regulariser not in REGULARISERS:

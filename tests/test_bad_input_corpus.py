@@ -372,7 +372,69 @@ def test_generated_weight_files_are_rejected(case):
         check_rejected(["lipschitz", "w.mat"], cwd, needle)
 
 
+# --- generated round two: sizes of 10⁸–10¹², repeats, subnormal values, names, weight dtypes ----
+
+huge = st.integers(8, 12).map(lambda e: str(10**e))
+sweep_size_case = st.one_of(
+    st.tuples(st.sampled_from(["--d", "--n", "--n-test", "--seeds"]), huge),
+    st.tuples(st.just("--width"), huge).map(lambda c: ("--model", "mlp", "--lr", "0.1", *c)),
+    st.tuples(st.just("--refine-points"), huge).map(lambda c: ("--refine", "1", *c)),
+    st.tuples(st.just("--stride"), st.integers(10, 12).map(lambda e: str(10**e))),
+    st.tuples(st.just("--lr"), st.floats(5e-324, 1e-308).map(repr)),  # subnormal: a horizon past int32
+    st.tuples(st.just("--sigma"), st.floats(5e-324, 1e-308).map(repr)),  # σ² underflows to zero
+    st.lists(st.floats(1e-3, 1.0), min_size=1, max_size=4).map(  # a step size given twice
+        lambda v: ("--lr", ",".join(repr(x) for x in [*v, v[0]]))
+    ),
+)
+
+
+@given(case=sweep_size_case)
+@settings(max_examples=40, deadline=None)
+def test_generated_sizes_repeats_and_underflows_are_rejected_by_sweep(case):
+    with tempfile.TemporaryDirectory() as cwd:
+        check_rejected(["sweep", *case, "--out", "out"], cwd)
+
+
+robustness_size_case = st.one_of(
+    st.tuples(st.sampled_from(["--n", "--d"]), huge).map(lambda c: ("--vary", "width", *c)),
+    st.tuples(st.just("--widths"), huge).map(lambda c: ("--vary", "width", *c)),
+    st.tuples(st.just("--values"), huge).map(lambda c: ("--vary", "n", *c)),
+    st.tuples(st.sampled_from(["--seeds", "--design-n", "--design-d", "--design-k"]), huge),
+    st.tuples(st.just("--steps"), st.integers(10, 12).map(lambda e: str(10**e))),
+    st.lists(st.integers(2, 64), min_size=1, max_size=3).map(
+        lambda v: ("--design-k", ",".join(str(x) for x in [*v, v[0]]))
+    ),
+)
+
+
+@given(case=robustness_size_case)
+@settings(max_examples=30, deadline=None)
+def test_generated_sizes_and_repeats_are_rejected_by_robustness(case):
+    with tempfile.TemporaryDirectory() as cwd:
+        check_rejected(["robustness", *case, "--out", "out"], cwd)
+
+
+@given(length=st.integers(256, 400), command=st.sampled_from(["sweep", "robustness", "figures", "resume"]))
+@settings(max_examples=12, deadline=None)
+def test_generated_names_longer_than_the_file_system_allows_are_rejected(length, command):
+    name = "n" * length
+    args = ["sweep", "--resume", name] if command == "resume" else [command, "--out", name]
+    with tempfile.TemporaryDirectory() as cwd:
+        check_rejected(args, cwd, "bytes")
+
+
+DTYPES = ["int8", "uint8", "int16", "int32", "int64", "float16", "float32", "float64", "bool", "complex64"]
+
+
+@given(dtype=st.sampled_from(DTYPES), shape=st.sampled_from([(), (3,), (2, 2, 2), (1, 3, 1, 2)]))
+@settings(max_examples=30, deadline=None)
+def test_generated_weight_files_of_any_dtype_and_a_wrong_shape_are_rejected(dtype, shape):
+    with tempfile.TemporaryDirectory() as cwd:
+        savemat(Path(cwd) / "w.mat", {"weights": np.ones(shape, dtype=dtype)})
+        check_rejected(["lipschitz", "w.mat"], cwd)
+
+
 def test_the_corpus_is_large_enough():
     listed = len(SWEEP) + 5 + len(ROBUSTNESS) + len(BAD_WEIGHTS) + 11 + len(FIGURES) + 1
-    generated = 60 + 40 + 40
-    assert listed == 146 and listed + generated >= 200, (listed, generated)
+    generated = 60 + 40 + 40 + 40 + 30 + 12 + 30
+    assert listed == 146 and listed + generated >= 390, (listed, generated)
