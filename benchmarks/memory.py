@@ -54,7 +54,7 @@ def robustness_sizes():
     from eos.robustness.config import RobustnessConfig
     from eos.robustness.experiment import footprint
 
-    for n, d in ((200, 100), (2000, 1000), (4000, 2000)):
+    for n, d in ((200, 100), (1000, 500), (2000, 1000)):
         args = ["--vary", "width", "--n", str(n), "--d", str(d), "--widths", "4", "--seeds", "2", "--steps", "50"]
         config = RobustnessConfig(vary="width", n=n, d=d, widths=(4,), seeds=2, steps=50)
         yield f"n {n}, d {d}", ["robustness", *args], footprint(config)
