@@ -223,11 +223,11 @@ def check_path(path: Path, option: str) -> None:
     """BadInput for a path the file system cannot hold: a component longer than its name limit."""
     import os
 
+    try:
+        limit = os.pathconf(path.anchor or ".", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
     for part in path.parts:
-        try:
-            limit = os.pathconf(path.anchor or ".", "PC_NAME_MAX")
-        except (OSError, ValueError):
-            limit = 255
         if len(os.fsencode(part)) > limit:
             raise BadInput(f"{option}: the name {part[:20]!r}... is {len(os.fsencode(part))} bytes, over {limit}")
 
