@@ -135,13 +135,14 @@ def parse_range(text: str, name: str, log: bool, default_count: int, integer: bo
     kind = int if integer else float
 
     def number(s: str):
-        scale = 1.0
-        if unit is not None and s.strip().lower().endswith("x"):
-            s, scale = s.strip()[:-1], unit()
+        scale, written = 1.0, s.strip()
+        if unit is not None and written.lower().endswith("x"):
+            s, scale = written[:-1], unit()
         try:
             v = kind(s) * scale
         except ValueError:
-            raise BadInput(f"{name} {text!r}: {s!r} is not {'an integer' if integer else 'a number'}") from None
+            wanted = "an integer" if integer else "a number" + (" or a multiple such as 0.5x" if unit else "")
+            raise BadInput(f"{name} {text!r}: {written!r} is not {wanted}") from None
         if not math.isfinite(v) or v <= 0:
             raise BadInput(f"{name} {text!r}: {s!r} must be finite and positive")
         return v
@@ -760,6 +761,17 @@ def _save_traceback() -> str:
         return "the traceback could not be saved"
 
 
+def _click_message(e) -> str:
+    """Click's message, naming the bad value where the validation behind it did not (typer checks
+    types with pydantic, whose message leaves the value out)."""
+    message = e.format_message()
+    try:
+        value = e.__cause__.errors()[0]["input"]
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return message
+    return message if repr(value) in message else f"{message}: got {value!r}"
+
+
 def main() -> None:
     """Entry point: one-line errors with exit code 2, never a traceback for bad input."""
     interrupts.install()
@@ -772,7 +784,7 @@ def main() -> None:
         typer.echo(e.ctx.get_help())
         sys.exit(0)
     except click_errors.ClickException as e:
-        typer.echo(f"error: {e.format_message()}", err=True)
+        typer.echo(f"error: {_click_message(e)}", err=True)
         sys.exit(e.exit_code)
     except (KeyboardInterrupt, typer.Abort):  # click turns an interrupt into Abort
         interrupts.end()

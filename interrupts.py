@@ -15,6 +15,7 @@ Standard library only: `eos.__main__` installs this before the heavy imports.
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
@@ -102,6 +103,34 @@ def _watch(fd: int) -> None:
         while time.monotonic() < deadline or _state["deferred"]:
             time.sleep(0.02)
         end()
+
+
+def leave(status) -> None:
+    """End the process after a command returned or called sys.exit(status), without the
+    interpreter's shutdown: that shutdown first puts SIGTERM back to its default, so a signal
+    arriving in its last moments (tenths of a second of tearing down JAX and the solvers) would
+    kill the process with no line and no code of ours. atexit functions and the streams' buffers
+    are run and flushed here, as the shutdown would; a signal that came meanwhile ends as any other."""
+    if status is None:
+        code_ = 0
+    elif isinstance(status, int):
+        code_ = status
+    else:  # sys.exit("message"): the message on stderr, exit 1, as Python does
+        print(status, file=sys.stderr)
+        code_ = 1
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+    except OSError as e:  # a full or closed standard output: a fault of the machine
+        os.write(2, f"error: {e.strerror or e}\n".encode())
+        code_ = code_ or 1
+    try:
+        sys.stderr.flush()
+    except OSError:
+        pass
+    if _state["signal"] is not None:
+        end()
+    os._exit(code_)
 
 
 def line() -> str:

@@ -83,11 +83,14 @@ SWEEP = [
     (["--impl", "fast"], "fast"),
     (["--d", "0"], "d must"),
     (["--d", "-1"], "d must"),
-    (["--d", "x"], "--d"),
-    (["--d", "1.5"], "--d"),
+    (["--d", "x"], "'x'"),
+    (["--d", "1.5"], "'1.5'"),
     (["--n", "0"], "n must"),
     (["--n", "-2"], "n must"),
-    (["--n", "x"], "--n"),
+    (["--n", "x"], "'x'"),
+    (["--seeds", "2.5"], "'2.5'"),
+    (["--sigma", "abc"], "'abc'"),
+    (["--lr", "x"], "a multiple such as 0.5x"),
     (["--n-test", "0"], "n_test"),
     (["--model", "mlp", "--width", "0"], "width"),
     (["--seeds", "0"], "seeds"),
@@ -157,7 +160,9 @@ def test_sweep_rejects_a_taken_output_and_misused_resume(tmp_path):
 ROBUSTNESS = [
     (["--n", "0"], "n must"),
     (["--d", "0"], "d must"),
-    (["--n", "x"], "--n"),
+    (["--n", "x"], "'x'"),
+    (["--seeds", "2.5"], "'2.5'"),
+    (["--lr", "x"], "'x'"),
     (["--widths", ""], "--widths"),
     (["--widths", "0:4"], "'0'"),
     (["--widths", "a"], "a"),
@@ -437,4 +442,4 @@ def test_generated_weight_files_of_any_dtype_and_a_wrong_shape_are_rejected(dtyp
 def test_the_corpus_is_large_enough():
     listed = len(SWEEP) + 5 + len(ROBUSTNESS) + len(BAD_WEIGHTS) + 11 + len(FIGURES) + 1
     generated = 60 + 40 + 40 + 40 + 30 + 12 + 30
-    assert listed == 146 and listed + generated >= 390, (listed, generated)
+    assert listed == 151 and listed + generated >= 390, (listed, generated)

@@ -60,3 +60,17 @@ def test_sigterm_at_a_stride_of_a_hundred_thousand_steps_answers_within_seconds(
     assert code == 143 and "eos sweep --resume run" in err, err
     assert latency < LIMIT_S, (latency, err)
     assert (tmp_path / "run" / "sweep.json").is_file()  # what was started stays, to be resumed
+
+
+def test_sigterm_in_a_commands_last_moments_ends_with_its_code_or_a_finished_run(tmp_path):
+    """The interpreter's shutdown puts SIGTERM back to its default action, and a signal in the
+    last tenths of a second of a finished command used to kill it silently (exit -15)."""
+    args = COMMANDS["lipschitz"]
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "eos", *args], cwd=tmp_path, capture_output=True, check=True)
+    whole = time.monotonic() - started
+    outcomes = [terminate_after(args, whole * fraction, tmp_path) for fraction in (0.88, 0.92, 0.96, 1.0, 1.04)]
+    for outcome in outcomes:
+        if outcome is not None:  # it finished first: exit 0, checked by terminate_after's poll
+            code, err, _ = outcome
+            assert code == 143 and err.strip().splitlines()[-1].startswith("terminated"), (code, err)
