@@ -607,18 +607,19 @@ def lipschitz(
         raise typer.Exit(1) from None
 
 
-@app.command()
+@app.command(
+    help="Draw publication figures (PDF, 300-dpi PNG, JSON sidecar), running only what is missing.\n\n"
+    f"NAME: the figures to draw: {', '.join(FIGURE_NAMES)}, or all (the default)."
+)
 def figures(
-    names: list[str] | None = typer.Argument(
-        None, metavar="[NAME]...", help=f"Figures to draw: {', '.join(FIGURE_NAMES)}, or all (the default)."
-    ),
+    # Its help is the command's: an argument's own help line would show a Python type, list[str].
+    names: list[str] | None = typer.Argument(None, metavar="NAME", hidden=True),
     out: Path = typer.Option(Path("figures-out"), metavar="DIR", help="Directory for the figures and their runs."),
     quick: bool = typer.Option(False, "--quick", help="Small runs (minutes) instead of the papers' settings."),
     from_: list[Path] | None = typer.Option(
         None, "--from", metavar="DIR", help="Run directories (or folders of them) to reuse: any run of the right kind."
     ),
 ):
-    """Draw publication figures (PDF, 300-dpi PNG, JSON sidecar), running only what is missing."""
     with bad_input():
         unknown = [n for n in names or [] if n not in FIGURE_NAMES and n != "all"]
         chosen = list(FIGURE_NAMES) if not names or "all" in names else list(dict.fromkeys(names))

@@ -3,7 +3,7 @@
 While a sweep runs (and after an interruption) its directory holds
   sweep.json   its config, written first (the directory appears whole or not at all)
   chunks/      its finished chunks, each kept the moment its last member finishes
-  .lock        held while a process works in it (a second one is refused: InUse)
+and a process working in it holds a lock on it (a second one is refused: InUse).
 Once finished, the three result files are written and sweep.json and chunks/ go. Running the
 same directory again computes only the chunks it lacks, and ends with the summary.csv of a sweep
 that was never interrupted, byte for byte.

@@ -119,22 +119,22 @@ class InUse(RuntimeError):
 
 @contextmanager
 def exclusive(directory):
-    """Hold `directory/.lock` (an advisory flock) while the body runs; InUse if another process
-    holds it. Two runs writing chunks and results into one directory would interleave them."""
+    """Hold an advisory flock on `directory` itself while the body runs; InUse if another process
+    holds it. Two runs writing chunks and results into one directory would interleave them. The
+    lock is on the directory's own descriptor, not on a file in it, so a process ended at any
+    moment leaves nothing behind: the kernel lets go of the lock with the process."""
     import fcntl
 
-    lock = Path(directory) / ".lock"
-    handle = open(lock, "a+")
+    handle = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        handle.close()
+        os.close(handle)
         raise InUse(f"{str(directory)!r} is in use by another eos process") from None
     try:
         yield
     finally:
-        lock.unlink(missing_ok=True)
-        handle.close()
+        os.close(handle)
 
 
 def replace_whole(path, write: Callable[[Path], None]) -> None:

@@ -195,7 +195,11 @@ def test_help_is_plain_text_and_lists_the_figures():
     assert tuple(FIGURES) == cli.FIGURE_NAMES
     r = eos("sweep", "--help", cwd=ROOT)
     assert "A:B:N" in r.stdout and "🅱" not in r.stdout and "<bool>" not in r.stdout, r.stdout
-    assert all(name in eos("figures", "--help", cwd=ROOT).stdout for name in FIGURES)
+    figures = eos("figures", "--help", cwd=ROOT).stdout
+    assert all(name in figures for name in FIGURES) and "[NAME]..." in figures, figures
+    for command in ("sweep", "robustness", "figures"):  # a Python type is no word for a user
+        shown = eos(command, "--help", cwd=ROOT).stdout
+        assert not any(t in shown for t in ("list[", "<str>", "<int>", "<float>", "[[")), shown
 
 
 def test_every_config_field_with_help_is_an_option_with_its_default():

@@ -50,6 +50,7 @@ def test_sigterm_in_any_phase_ends_with_its_code_and_line(command, moment, tmp_p
     assert "Traceback" not in err and "Fatal Python error" not in err, err
     assert latency < LIMIT_S, (latency, err)
     assert not list(tmp_path.rglob(".*.partial-*")) or command == "figures", list(tmp_path.rglob("*"))
+    assert not list(tmp_path.rglob(".lock")), list(tmp_path.rglob("*"))  # however the process ended
 
 
 def test_sigterm_at_a_stride_of_a_hundred_thousand_steps_answers_within_seconds(tmp_path):
