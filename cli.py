@@ -280,6 +280,7 @@ def sweep(
             lrs = None if lr is None else tuple(parse_range(lr, "--lr", log, 64, unit=lambda: _predicted(spec)))
     from eos.dynamics import engine as eng
     from eos.dynamics import resumable
+    from eos.dynamics.engine import NonFiniteStart
     from eos.dynamics.sweep import check_fits
     from eos.results.files import InUse
 
@@ -335,10 +336,12 @@ def sweep(
             return
     except InUse as e:
         raise BadInput(str(e)) from None
-    except TooLong as e:
+    except (TooLong, NonFiniteStart) as e:  # found once running: bad input all the same
         kept = resumable.kept_chunks(out)
         if resume is None and not kept:  # nothing finished: leave nothing behind
             shutil.rmtree(out, ignore_errors=True)
+        if isinstance(e, NonFiniteStart):
+            raise BadInput(str(e)) from None
         kept_text = f"; {kept} finished chunks kept: eos sweep --resume {out} --max-hours N" if kept else ""
         raise BadInput(
             f"this sweep would take about {_duration(e.seconds)} ({e.sizes()}), over --max-hours "

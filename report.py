@@ -152,15 +152,17 @@ def _transition(result, model) -> list[str]:
         predicted.append(f"{model.theory.formula} {th['closed_form']:.4g}")
     if "gradient_flow" in th:
         gf = th["gradient_flow"]
-        failed = sum(1 for f in gf.get("failed", []) if f)
-        predicted.append(
-            f"2/max λ along gradient flow from each seed's start {gf['median']:.4g} "
-            f"(seeds {np.nanmin(gf['per_seed']):.4g}–{np.nanmax(gf['per_seed']):.4g})"
-            if failed < len(gf["per_seed"])
-            else "2/max λ along gradient flow: the integration failed (run.json says why)"
-        )
-        if 0 < failed < len(gf["per_seed"]):
-            predicted[-1] += f", {failed} seed{'s' * (failed != 1)} not integrated (run.json says why)"
+        values = np.asarray(gf["per_seed"], float)
+        finite = values[np.isfinite(values)]
+        missing = len(values) - len(finite)
+        if len(finite):
+            predicted.append(
+                f"2/max λ along gradient flow from each seed's start {gf['median']:.4g} "
+                f"(seeds {finite.min():.4g}–{finite.max():.4g})"
+                + (f", {missing} seed{'s' * (missing != 1)} without one (run.json says why)" if missing else "")
+            )
+        else:
+            predicted.append("2/max λ along gradient flow: no seed gave one (run.json says why)")
     if predicted:
         out.append(f"predicted η*: {';  '.join(predicted)}")
     if t["verdict"] == "sharp" and "closed_form" in th:

@@ -34,6 +34,11 @@ from .model import Model
 from .sharpness import sharpness
 
 
+class NonFiniteStart(ValueError):
+    """A seed's training loss is not finite at initialisation: the model, not a step size, is at
+    fault, and every run from that seed would read as diverged at step 0."""
+
+
 class Trajectories(NamedTuple):
     """What the engine measured, one row per member (M members, R records at most).
 
@@ -505,6 +510,17 @@ def run(
     table = _sample_seeds(prog, seeds)
     dev = _Devices(prog, table, plan, member_devices(config.devices), dtype)
     initial = _measure_initial(dev, table)
+    bad = ~np.isfinite(initial[0])
+    if bad.any():
+        value, broken = initial[0][bad][0], table.values[bad]
+        overflow = ""
+        if np.isinf(value) and jnp.dtype(dtype) == jnp.float32:
+            overflow = "; in float32 an infinite loss may be an overflow that float64 avoids"
+        raise NonFiniteStart(
+            f"model {model.name!r}: the training loss at initialisation is {value} for "
+            f"seed{'s' * (len(broken) > 1)} {', '.join(map(str, broken[:5]))}{' …' * (len(broken) > 5)} "
+            f"(a run must start from a finite loss{overflow})"
+        )
     measured = dev.replicate(((config.blowup * np.maximum(initial[0], 1.0)).astype(dtype), initial[3]))
     rec = _Records(horizons, plan.stride, table.index, initial)
     groups = [np.arange(len(lrs))] if groups is None else [np.asarray(g, np.int64) for g in groups]

@@ -98,16 +98,20 @@ def _integrate(programs, flat0, train, total_time, dense, seed) -> dict:
     messages = []
     for method in ("BDF", "LSODA", "RK45") if dense else ("RK45", "LSODA"):
         options = {"jac": jac} if method in ("BDF", "LSODA") and jac is not None else {}
-        solution = solve_ivp(
-            fun,
-            (0.0, float(total_time)),
-            np.asarray(flat0),
-            method=method,
-            rtol=RTOL,
-            atol=ATOL,
-            dense_output=True,
-            **options,
-        )
+        try:
+            solution = solve_ivp(
+                fun,
+                (0.0, float(total_time)),
+                np.asarray(flat0),
+                method=method,
+                rtol=RTOL,
+                atol=ATOL,
+                dense_output=True,
+                **options,
+            )
+        except (ValueError, np.linalg.LinAlgError) as e:  # a NaN gradient or Hessian: the factorisation refuses it
+            messages.append(f"{method}: {e}")
+            continue
         if solution.success:
             break
         messages.append(f"{method}: {solution.message}")

@@ -137,4 +137,14 @@ def make_model(spec: ModelSpec, dtype=jnp.float32) -> Model:
         raise ValueError(f"model {spec.model!r}: make(spec, dtype) raised {type(e).__name__}: {e}") from None
     if not isinstance(model, Model):
         raise ValueError(f"model {spec.model!r}: make returned {type(model).__name__}, not a Model")
+    eta = model.theory.threshold_lr
+    try:
+        good = eta is None or float(eta) > 0  # inf is a prediction too: no threshold (a balanced product start)
+    except (TypeError, ValueError):
+        good = False
+    if not good:
+        # a prediction every report sets beside the measurement, and the unit of --lr 0.5x
+        raise ValueError(
+            f"model {spec.model!r}: its predicted η* (Theory.threshold_lr) is {eta!r}, not a positive number"
+        )
     return model

@@ -374,6 +374,13 @@ def _per_seed(values) -> dict:
     return {"per_seed": values, "median": float(np.median(finite)) if finite else math.nan}
 
 
+def _two_over(sharpness) -> np.ndarray:
+    """2/λ where λ is a positive finite sharpness, NaN elsewhere: a flat or NaN Hessian predicts nothing."""
+    lam = np.asarray(sharpness, np.float64)
+    good = np.isfinite(lam) & (lam > 0)
+    return np.where(good, 2.0 / np.where(good, lam, 1.0), np.nan)
+
+
 def _seed_params(initial, seed):
     """The initial params of one seed, as numbers."""
     i = int(np.flatnonzero(initial["seed"] == seed)[0])
@@ -389,12 +396,15 @@ def _theory(model, initial, flows) -> dict:
     if predicted.threshold_lr is not None:
         out["threshold_lr"]["closed_form"] = predicted.threshold_lr
     out.update(predicted.constants)
-    out["threshold_lr"]["initial_hessian"] = _per_seed(2.0 / initial["sharpness"])
+    out["threshold_lr"]["initial_hessian"] = _per_seed(_two_over(initial["sharpness"]))
     if flows is not None:
         out["threshold_lr"]["gradient_flow"] = {
-            **_per_seed(2.0 / f["peak"] for f in flows),
+            **_per_seed(_two_over([f["peak"] for f in flows])),
             "peak_time": [f["time"] for f in flows],
-            "failed": [f.get("failed") for f in flows],
+            "failed": [
+                f.get("failed") or (None if f["peak"] > 0 else "the flow's peak sharpness is not positive")
+                for f in flows
+            ],
             "method": flow.METHOD_TEXT,
         }
     if predicted.per_seed is not None:

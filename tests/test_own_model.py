@@ -64,6 +64,9 @@ def test_the_command_line_runs_an_own_model_and_reports_its_formula(tmp_path):
         ("exits.py:make", "sys.exit(0)"),
         ("makefails.py:make", "raised RuntimeError"),
         ("vectorloss.py:make", "must be a scalar"),
+        ("nanloss.py:make", "loss at initialisation is nan for seeds 0, 1, 2"),
+        ("nantheory.py:make", "predicted η* (Theory.threshold_lr) is nan"),
+        ("negtheory.py:make", "predicted η* (Theory.threshold_lr) is -1.0"),
     ],
 )
 def test_a_broken_own_model_is_bad_input(tmp_path, model, needle):
@@ -75,6 +78,11 @@ def test_a_broken_own_model_is_bad_input(tmp_path, model, needle):
     vector = EXAMPLE.read_text().replace("0.5 * (jnp.prod(w) - 1.0) ** 2", "jnp.stack([jnp.prod(w), jnp.prod(w)])")
     assert vector != EXAMPLE.read_text()
     (tmp_path / "vectorloss.py").write_text(vector)
+    (tmp_path / "nanloss.py").write_text(
+        EXAMPLE.read_text().replace("0.5 * (jnp.prod(w) - 1.0) ** 2", "jnp.nan * w[0]")
+    )
+    for name, value in (("nantheory", "float('nan')"), ("negtheory", "-1.0")):
+        (tmp_path / f"{name}.py").write_text(EXAMPLE.read_text().replace("threshold_lr=eta", f"threshold_lr={value}"))
     check_rejected(["sweep", "--model", model, "--out", "out"], tmp_path, needle)
 
 
