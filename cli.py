@@ -233,9 +233,23 @@ def check_path(path: Path, option: str) -> None:
             raise BadInput(f"{option}: the name {part[:20]!r}... is {len(os.fsencode(part))} bytes, over {limit}")
 
 
-def check_out(out: Path) -> None:
+def check_out(out: Path, empty: bool = True) -> None:
+    """BadInput, with its reason, for an --out that cannot be the run's directory (or, with
+    `empty`, its new one): a file, a dangling link, a path through a file, a full directory."""
+    import os
+
     check_path(out, "--out")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    for path in (out, *out.parents):  # the path itself, else the nearest part of it that exists
+        if path.is_symlink() and not path.exists():
+            raise BadInput(
+                f"--out {str(out)!r}: {str(path)!r} is a link to {os.readlink(path)!r}, which does not exist"
+            )
+        if path.exists():
+            if not path.is_dir():
+                where = "" if path == out else f": {str(path)!r}"
+                raise BadInput(f"--out {str(out)!r}{where} is a file, not a directory")
+            break
+    if empty and out.is_dir() and any(out.iterdir()):
         raise BadInput(f"--out {str(out)!r} exists and is not empty; choose another directory")
 
 
@@ -631,9 +645,7 @@ def figures(
         for d in from_ or []:
             if not d.is_dir():
                 raise ValueError(f"--from {str(d)!r} is not a directory")
-        check_path(out, "--out")
-        if out.exists() and not out.is_dir():
-            raise ValueError(f"--out {str(out)!r} is a file, not a directory")
+        check_out(out, empty=False)  # figures add to a directory: what is there is reused
     from eos.memory import require
 
     with bad_input():

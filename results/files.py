@@ -94,8 +94,11 @@ def read_csv(path: Path) -> dict:
 
 
 def write_atomically(path, write: Callable[[Path], None]) -> Path:
-    """Build the directory beside its target and rename it into place: never a half-written result."""
-    path = Path(path)
+    """Build the directory beside its target and rename it into place: never a half-written result.
+    A link to an empty directory is written through: the directory it names is the target."""
+    given = path = Path(path)
+    if path.is_symlink() and path.is_dir():
+        path = path.resolve()
     if path.exists() and any(path.iterdir()):
         raise FileExistsError(f"output directory {str(path)!r} exists and is not empty")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,7 +113,7 @@ def write_atomically(path, write: Callable[[Path], None]) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return path
+    return given
 
 
 class InUse(RuntimeError):

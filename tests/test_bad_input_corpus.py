@@ -428,6 +428,30 @@ def test_generated_names_longer_than_the_file_system_allows_are_rejected(length,
         check_rejected(args, cwd, "bytes")
 
 
+OUT_COMMANDS = {
+    "sweep": ["sweep", "--model", "product", "--lr", "0.1:1:3", "--time", "5"],
+    "robustness": ["robustness", "--vary", "width", "--n", "100", "--d", "20", "--widths", "4,8", "--steps", "50"],
+    "figures": ["figures", "bracket", "--quick"],
+}
+BAD_OUTS = {  # --out: the reason its message must give
+    "dangling": "a link to 'nowhere', which does not exist",
+    "dangling/sub": "a link to 'nowhere', which does not exist",
+    "filelink": "'filelink' is a file, not a directory",
+    "afile": "'afile' is a file, not a directory",
+    "afile/sub": "'afile' is a file, not a directory",
+    "afile/sub/deeper": "'afile' is a file, not a directory",
+}
+
+
+@pytest.mark.parametrize("out", list(BAD_OUTS))
+@pytest.mark.parametrize("command", list(OUT_COMMANDS))
+def test_an_output_through_a_file_or_a_dangling_link_is_refused_with_its_reason(command, out, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "dangling").symlink_to("nowhere")
+    (tmp_path / "filelink").symlink_to("afile")
+    check_rejected([*OUT_COMMANDS[command], "--out", out], tmp_path, BAD_OUTS[out])
+
+
 DTYPES = ["int8", "uint8", "int16", "int32", "int64", "float16", "float32", "float64", "bool", "complex64"]
 
 
@@ -441,5 +465,6 @@ def test_generated_weight_files_of_any_dtype_and_a_wrong_shape_are_rejected(dtyp
 
 def test_the_corpus_is_large_enough():
     listed = len(SWEEP) + 5 + len(ROBUSTNESS) + len(BAD_WEIGHTS) + 11 + len(FIGURES) + 1
+    listed += len(OUT_COMMANDS) * len(BAD_OUTS)
     generated = 60 + 40 + 40 + 40 + 30 + 12 + 30
-    assert listed == 151 and listed + generated >= 390, (listed, generated)
+    assert listed == 169 and listed + generated >= 420, (listed, generated)

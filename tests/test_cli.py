@@ -89,6 +89,15 @@ def test_existing_output_directory_is_refused(tmp_path):
     assert (tmp_path / "full" / "x").read_text() == "keep me"
 
 
+def test_a_link_to_an_empty_directory_is_written_through(tmp_path):
+    (tmp_path / "target").mkdir()
+    (tmp_path / "link").symlink_to("target")
+    r = eos("sweep", "--model", "product", "--lr", "0.1:1:3", "--time", "5", "--out", "link", cwd=tmp_path)
+    assert r.returncode == 0 and "wrote link/" in r.stdout, r.stderr
+    assert (tmp_path / "link").is_symlink() and (tmp_path / "target" / "summary.csv").is_file()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no partial left beside it
+
+
 def test_resume_refuses_a_finished_sweep_and_other_options(tmp_path):
     (tmp_path / "done").mkdir()
     (tmp_path / "done" / "run.json").write_text("{}")
