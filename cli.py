@@ -480,7 +480,10 @@ def write_overview(result, out: Path, figure: str) -> bool:
         plt.close(fig)
         return True
     except Exception as e:  # the results are written; a failed picture must not hide them
-        typer.echo(f"note: overview.png not drawn: {type(e).__name__}: {e}", err=True)
+        from eos.figures import NothingToDraw
+
+        reason = str(e) if isinstance(e, NothingToDraw) else f"{type(e).__name__}: {e}"
+        typer.echo(f"note: overview.png not drawn: {reason}", err=True)
         return False
 
 

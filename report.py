@@ -30,7 +30,7 @@ def robustness(result) -> list[str]:
             f"{int(s['fits_below_noise'][r].sum()):>3}/{int(r.sum())} {down_fixed(med('lip_lower')):>9} {lower_by:>14} "
             f"{up_fixed(med('lip_upper')):>9} {'/'.join(methods):>8} "
             f"{med('floor'):>6.3f} {med('law_scale'):>8.3f} {'yes' if s['in_regime'][r].all() else 'no':>6} "
-            f"{np.nanmedian(s['smoothing_gain'][r]) if s['fits_below_noise'][r].any() else math.nan:>7.2f}×"
+            + (f"{np.nanmedian(s['smoothing_gain'][r]):>7.2f}×" if s["fits_below_noise"][r].any() else f"{'—':>8}")
         )
     for i in np.flatnonzero(s["bracket"] != "ok"):
         out.append(f"  k = {s['width'][i]}, seed {s['seed'][i]}: bracket {s['bracket'][i]}")
@@ -39,6 +39,8 @@ def robustness(result) -> list[str]:
     if fit["axis"] == "joint":
         for kind in ("lower", "upper"):
             parts = [f"{a} {fit[kind][a]['slope']:+.3f} ± {fit[kind][a]['stderr']:.3f}" for a in ("n", "d", "params")]
+            if math.isnan(fit[kind]["n"]["slope"]):
+                parts = [f"not fitted: {fit['rows']} fits inside the regime, too few for four numbers in n, d and p"]
             out.append(f"exponents of Lip {kind}: " + ", ".join(parts).replace("params", "p"))
         out.append(
             f"  (one fit of log Lip = c + α log n + β log d + γ log p over the {fit['rows']} fits inside the regime; "
@@ -47,10 +49,12 @@ def robustness(result) -> list[str]:
     else:
         axis = {"params": "p", "n": "n", "d": "d"}[fit["axis"]]
         for kind in ("lower", "upper"):
-            out.append(
-                f"exponent of Lip {kind} in {axis}: {fit[kind]['slope']:+.3f} ± {fit[kind]['stderr']:.3f} "
-                f"({fit[kind]['points']} fits inside the regime); the law predicts {law:+.3f}"
+            measured = (
+                f"{fit[kind]['slope']:+.3f} ± {fit[kind]['stderr']:.3f} ({fit[kind]['points']} fits inside the regime)"
+                if not math.isnan(fit[kind]["slope"])
+                else f"not fitted: {fit[kind]['points']} fits inside the regime, and a slope needs two values of {axis}"
             )
+            out.append(f"exponent of Lip {kind} in {axis}: {measured}; the law predicts {law:+.3f}")
         if cfg.vary == "d":
             out.append(f"  (--vary d holds p = {int(s['params'][0])} fixed: p/(nd) falls as d grows)")
     for kind in ("lower", "upper"):
@@ -58,6 +62,8 @@ def robustness(result) -> list[str]:
         out.append(
             f"collapse constant Lip {kind} / √(nd/p): {c['median']:.3f} (range {c['min']:.3f}–{c['max']:.3f}) "
             f"inside the regime"
+            if not math.isnan(c["median"])
+            else f"collapse constant Lip {kind} / √(nd/p): none (no fit inside the regime)"
         )
     out.append(
         f"(medians over seeds; lower by: the most common; regime: n ≤ p ≤ {fit['regime']:g}·nd with √(nd/p) "

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
-from . import style
+from . import NothingToDraw, style
 
 
 def _brackets(ax, x, low, up, inside):
@@ -30,6 +30,8 @@ def draw(result):
     s, fit = result.summary, result.slope
     fig, (ax_l, ax_r) = style.figure(style.FULL, 2.8, ncols=2)
     keep = np.asarray(s["fits_below_noise"], bool) & (np.asarray(s["bracket"]) == "ok")
+    if not keep.any():
+        raise NothingToDraw("no network fits the data below the noise level, and the law speaks only of those")
     law = np.asarray(s["law_scale"], float)[keep]
     low, up = np.asarray(s["lip_lower"], float)[keep], np.asarray(s["lip_upper"], float)[keep]
     inside = np.asarray(s["in_regime"], bool)[keep]

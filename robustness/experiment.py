@@ -254,16 +254,20 @@ def exponents(config: RobustnessConfig, summary: dict) -> dict:
         out["axis"] = "joint"
         for kind in ("lower", "upper"):
             out[kind] = fit_exponents([summary[a] for a in axes], summary[f"lip_{kind}"], rows, axes)
-        out["law"] = {
+        law = lambda mask: {
             a: v["slope"]
-            for a, v in fit_exponents([summary[a] for a in axes], summary["law_scale"], rows, axes).items()
+            for a, v in fit_exponents([summary[a] for a in axes], summary["law_scale"], mask, axes).items()
         }
     else:
         axis = AXIS[config.vary]
         out["axis"] = axis
         for kind in ("lower", "upper"):
             out[kind] = fit_slope(summary[axis], summary[f"lip_{kind}"], rows)
-        out["law"] = fit_slope(summary[axis], summary["law_scale"], rows)["slope"]
+        law = lambda mask: fit_slope(summary[axis], summary["law_scale"], mask)["slope"]
+    # A prediction needs no fit: with too few rows in the regime to fit one, over the whole grid.
+    out["law"] = law(rows)
+    if np.isnan(list(out["law"].values()) if isinstance(out["law"], dict) else out["law"]).any():
+        out["law"] = law(np.ones_like(rows))
     for kind in ("lower", "upper"):
         ratio = (summary[f"lip_{kind}"] / summary["law_scale"])[rows]
         out[f"collapse_{kind}"] = (

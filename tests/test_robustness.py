@@ -175,3 +175,20 @@ def test_a_small_joint_run_reports_exponents_collapse_and_the_regime_per_row():
     np.testing.assert_allclose(s["p_over_nd"], s["params"] / (s["n"] * s["d"]))
     assert (s["in_regime"] <= (s["p_over_nd"] <= r.slope["regime"])).all()
     assert set(r.slope["lower"]) == {"n", "d", "params"} and "collapse_lower" in r.slope
+
+
+def test_a_run_that_fits_nothing_says_so_instead_of_printing_nan():
+    """No fit below the noise level (a step size too small to move): no exponent and no collapse
+    constant can be measured, the law's prediction still stands, and no overview is drawn."""
+    from eos import report
+    from eos.figures import NothingToDraw
+    from eos.figures import robustness as figure
+
+    r = run_robustness(RobustnessConfig(n=60, d=8, widths=(2, 8), seeds=1, steps=20, lr=1e-30, vary="width"))
+    assert not r.summary["fits_below_noise"].any()
+    lines = report.robustness(r)
+    assert not any("nan" in line for line in lines), lines
+    assert sum("not fitted" in line and "the law predicts -0.500" in line for line in lines) == 2, lines
+    assert sum("none (no fit inside the regime)" in line for line in lines) == 2, lines
+    with pytest.raises(NothingToDraw):
+        figure.draw(r)
