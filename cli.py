@@ -809,6 +809,11 @@ def main() -> None:
         interrupts.end()
     except typer.Exit as e:
         sys.exit(e.exit_code)
+    except SystemExit as e:  # eos itself never exits inside a command: this came from code it ran
+        typer.echo(
+            f"error: code eos ran (a model's?) called sys.exit({e.code!r}); the command did not finish", err=True
+        )
+        sys.exit(1)
     except OSError as e:  # a fault of the machine (disk, permissions), not of the input
         typer.echo(f"error: {e.strerror or e}{f': {e.filename}' if e.filename else ''}", err=True)
         sys.exit(1)

@@ -147,4 +147,21 @@ def make_model(spec: ModelSpec, dtype=jnp.float32) -> Model:
         raise ValueError(
             f"model {spec.model!r}: its predicted η* (Theory.threshold_lr) is {eta!r}, not a positive number"
         )
+    if ":" in spec.model:  # a researcher's own code, run inside the sweep's programs
+        model = model._replace(
+            **{name: _no_exit(spec.model, name, fn) for name, fn in model._asdict().items() if callable(fn)}
+        )
     return model
+
+
+def _no_exit(label: str, name: str, fn: Callable) -> Callable:
+    """fn, with a sys.exit inside it turned into a ValueError naming the model and the function:
+    called while a sweep traces its programs, it would end the process with the code it chose."""
+
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SystemExit as e:
+            raise ValueError(f"model {label!r}: its {name}() called sys.exit({e.code!r})") from None
+
+    return call

@@ -65,6 +65,7 @@ def test_the_command_line_runs_an_own_model_and_reports_its_formula(tmp_path):
         ("makefails.py:make", "raised RuntimeError"),
         ("vectorloss.py:make", "must be a scalar"),
         ("nanloss.py:make", "loss at initialisation is nan for seeds 0, 1, 2"),
+        ("exitloss.py:make", "its loss() called sys.exit(0)"),
         ("nantheory.py:make", "predicted η* (Theory.threshold_lr) is nan"),
         ("negtheory.py:make", "predicted η* (Theory.threshold_lr) is -1.0"),
     ],
@@ -78,6 +79,10 @@ def test_a_broken_own_model_is_bad_input(tmp_path, model, needle):
     vector = EXAMPLE.read_text().replace("0.5 * (jnp.prod(w) - 1.0) ** 2", "jnp.stack([jnp.prod(w), jnp.prod(w)])")
     assert vector != EXAMPLE.read_text()
     (tmp_path / "vectorloss.py").write_text(vector)
+    exiting = "def _exit(w, train):\n    import sys\n\n    sys.exit(0)\n\n\n" + EXAMPLE.read_text()
+    (tmp_path / "exitloss.py").write_text(
+        exiting.replace("loss=lambda w, train: 0.5 * (jnp.prod(w) - 1.0) ** 2", "loss=_exit")
+    )
     (tmp_path / "nanloss.py").write_text(
         EXAMPLE.read_text().replace("0.5 * (jnp.prod(w) - 1.0) ** 2", "jnp.nan * w[0]")
     )
@@ -148,3 +153,16 @@ def test_half_written_files_a_killed_process_left_are_removed_when_the_run_finis
     code, _, err = run(["sweep", "--resume", "run"], tmp_path)
     assert code == 0, err
     assert not list((tmp_path / "run").rglob("*.partial-*")) and (tmp_path / "run" / "run.json").is_file()
+
+
+def test_a_sys_exit_inside_a_command_is_a_failure_not_a_success(tmp_path, monkeypatch):
+    from eos import cli
+
+    def exits(*a, **k):
+        raise SystemExit(0)
+
+    monkeypatch.setattr(cli, "parse_range", exits)
+    code, out, err = run(["sweep", "--lr", "0.1:0.2:2", "--out", "run"], tmp_path)
+    lines = err.strip().splitlines()
+    assert code == 1 and len(lines) == 1 and "called sys.exit(0)" in lines[0], err
+    assert not (tmp_path / "run").exists()
