@@ -103,11 +103,19 @@ def train(config: RobustnessConfig, x, y, progress=None):
                 float(out.train_mse[i]),
                 int(out.steps[i]),
                 bool(out.fitted[i]),
-                float(out.first_roughness[i]) / float(out.roughness[i]),
+                _gain(float(out.first_roughness[i]), float(out.roughness[i])),
             )
         if progress:
             progress("train", sum(cost(config.n, config.d, k) for k, _ in results), train_cost(config))
     return members, results, compiles
+
+
+def _gain(first: float, last: float) -> float:
+    """How much smoother the search made the fit: the criterion at the first fit over the returned one's
+    (1 when both are 0, a constant network; inf when only the returned one is)."""
+    if last > 0:
+        return first / last
+    return 1.0 if first == last else math.inf
 
 
 def cost(n: int, d: int, k: int) -> int:

@@ -98,6 +98,12 @@ def test_a_link_to_an_empty_directory_is_written_through(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no partial left beside it
 
 
+def test_robustness_on_ten_points_with_a_network_of_width_one_reports_its_rows(tmp_path):
+    r = eos("robustness", "--vary", "width", "--n", "10", "--d", "2", "--widths", "1,2", "--steps", "30", cwd=tmp_path)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert len([line for line in r.stdout.splitlines() if line.startswith("   10    2")]) == 2, r.stdout
+
+
 def test_resume_refuses_a_finished_sweep_and_other_options(tmp_path):
     (tmp_path / "done").mkdir()
     (tmp_path / "done" / "run.json").write_text("{}")

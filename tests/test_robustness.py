@@ -192,3 +192,11 @@ def test_a_run_that_fits_nothing_says_so_instead_of_printing_nan():
     assert sum("none (no fit inside the regime)" in line for line in lines) == 2, lines
     with pytest.raises(NothingToDraw):
         figure.draw(r)
+
+
+def test_the_smoothing_gain_of_a_constant_network_is_a_number_not_a_crash():
+    """The search can end at a constant network (criterion 0: width 1 on ten points in float32),
+    where first/last used to divide by zero."""
+    from eos.robustness.experiment import _gain
+
+    assert _gain(math.inf, 0.0) == math.inf and _gain(0.0, 0.0) == 1.0 and _gain(3.0, 1.5) == 2.0
