@@ -370,9 +370,11 @@ def sweep(
         )
         raise typer.Exit(1) from None
     interrupts.say(lambda word: f"{word}: the results are written in {out}/")
+    unwritten = write_overview(result, out, "overview")  # every file first: a closed stdout loses none
     for line in report.sweep(result):
         typer.echo(line)
-    drawn = write_overview(result, out, "overview")
+    _note(unwritten)
+    drawn = unwritten is None
     resumed = f"; {result.meta['resumed_chunks']} chunks read from the interrupted run" if resume else ""
     typer.echo(
         f"wrote {out}/ (summary.csv, columns.csv, trajectories.npz, run.json{', overview.png' if drawn else ''}) "
@@ -459,9 +461,15 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
-def write_overview(result, out: Path, figure: str) -> bool:
+def _note(text: str | None) -> None:
+    if text is not None:
+        typer.echo(f"note: {text}", err=True)
+
+
+def write_overview(result, out: Path, figure: str) -> str | None:
     """overview.png, the picture eos.figures.FIGURE draws of this result, beside the result files
-    (written whole); a figure that cannot be drawn is a one-line note, never a lost result."""
+    (written whole); None, or for a figure that cannot be drawn the note saying why (never a lost
+    result)."""
     import importlib
     import warnings
 
@@ -478,13 +486,11 @@ def write_overview(result, out: Path, figure: str) -> bool:
             fig = importlib.import_module(f"eos.figures.{figure}").draw(result)
             replace_whole(Path(out) / "overview.png", lambda p: fig.savefig(p, dpi=200, format="png"))
         plt.close(fig)
-        return True
+        return None
     except Exception as e:  # the results are written; a failed picture must not hide them
         from eos.figures import NothingToDraw
 
-        reason = str(e) if isinstance(e, NothingToDraw) else f"{type(e).__name__}: {e}"
-        typer.echo(f"note: overview.png not drawn: {reason}", err=True)
-        return False
+        return f"overview.png not drawn: {e if isinstance(e, NothingToDraw) else f'{type(e).__name__}: {e}'}"
 
 
 def start_distributed() -> None:
@@ -576,9 +582,11 @@ def robustness(
     with interrupts.deferred():  # a few milliseconds: the result directory appears whole
         result.save(out)
     interrupts.say(lambda word: f"{word}: the results are written in {out}/")
+    unwritten = write_overview(result, out, "robustness")  # every file first: a closed stdout loses none
     for line in report.robustness(result):
         typer.echo(line)
-    drawn = write_overview(result, out, "robustness")
+    _note(unwritten)
+    drawn = unwritten is None
     typer.echo(
         f"wrote {out}/ (summary.csv, columns.csv, run.json{', overview.png' if drawn else ''}) "
         f"in {result.meta['wall_time_s']:.1f} s"
@@ -603,7 +611,8 @@ def lipschitz(
         if solver.upper() not in SOLVERS:
             raise ValueError(f"unknown --solver {solver!r} (choose from {', '.join(SOLVERS)})")
         if not weights.is_file():
-            raise ValueError(f"cannot read {str(weights)!r}: no such file")
+            what = "a directory" if weights.is_dir() else "not a regular file" if weights.exists() else "no such file"
+            raise ValueError(f"cannot read {str(weights)!r}: {what}")
     from eos.memory import require
     from eos.robustness.lipschitz import lipsdp, lmi_footprint, load_mat_weights, spectral_product
 
@@ -809,7 +818,9 @@ def main() -> None:
         interrupts.end()
     except typer.Exit as e:
         sys.exit(e.exit_code)
-    except SystemExit as e:  # eos itself never exits inside a command: this came from code it ran
+    except SystemExit as e:  # eos itself never exits inside a command: click, for a closed pipe, or code it ran
+        if isinstance(e.__context__, BrokenPipeError):  # the reader left (| head): its files are written
+            sys.exit(e.code)
         typer.echo(
             f"error: code eos ran (a model's?) called sys.exit({e.code!r}); the command did not finish", err=True
         )

@@ -104,6 +104,22 @@ def test_robustness_on_ten_points_with_a_network_of_width_one_reports_its_rows(t
     assert len([line for line in r.stdout.splitlines() if line.startswith("   10    2")]) == 2, r.stdout
 
 
+def test_a_reader_that_leaves_early_loses_no_file_and_gets_no_error(tmp_path):
+    """`eos sweep | head -1`: the files, overview.png included, are written before the report is
+    printed, and the closed pipe ends the command quietly."""
+    args = ["sweep", "--model", "product", "--lr", "0.1:1:3", "--time", "5", "--out", "run"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eos", *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert proc.returncode in (0, 1) and "error" not in err and "Traceback" not in err, (proc.returncode, err)
+    written = {p.name for p in (tmp_path / "run").iterdir()}
+    assert written == {"summary.csv", "columns.csv", "trajectories.npz", "run.json", "overview.png"}, written
+
+
 def test_resume_refuses_a_finished_sweep_and_other_options(tmp_path):
     (tmp_path / "done").mkdir()
     (tmp_path / "done" / "run.json").write_text("{}")
