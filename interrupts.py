@@ -121,7 +121,9 @@ def leave(status) -> None:
     atexit._run_exitfuncs()
     try:
         sys.stdout.flush()
-    except OSError as e:  # a full or closed standard output: a fault of the machine
+    except BrokenPipeError:  # the reader left (| head): nothing to say, and no one to say it to
+        code_ = code_ or 1
+    except OSError as e:  # a full standard output: a fault of the machine
         os.write(2, f"error: {e.strerror or e}\n".encode())
         code_ = code_ or 1
     try:
