@@ -57,13 +57,18 @@ def load(path) -> RobustnessResult:
     return RobustnessResult(RobustnessConfig(**config), read_csv(path / "summary.csv"), run["slope"], meta)
 
 
+CHECK_EVERY = 25  # steps between the search's checks of its fit (networks.fit's default)
+SLICE_STEPS = 10 * CHECK_EVERY  # steps per device call: a multiple of CHECK_EVERY, so slicing changes no number
+
+
 def bucket(k: int) -> int:
     """Padded width: the next power of two, so widths share compiled programs."""
     return 1 << max(0, (k - 1).bit_length())
 
 
 def train(config: RobustnessConfig, x, y, progress=None):
-    """Train every (width, seed) network; one compiled program per width bucket, vmapped inside it.
+    """Train every (width, seed) network; one compiled search per width bucket, vmapped inside it and
+    run in slices of SLICE_STEPS steps.
 
     Returns rows in the order of `members` = [(width, seed)] and the trained params (unpadded).
     """
@@ -78,23 +83,25 @@ def train(config: RobustnessConfig, x, y, progress=None):
         keys = jnp.stack([jax.random.fold_in(jax.random.key(s), 1) for _, s in group])
         params = jax.vmap(lambda key: networks.init(key, config.d, size))(keys)
         masks = jnp.stack([(jnp.arange(size) < k).astype(jnp.float32) for k, _ in group])
-        fit = jax.jit(
-            jax.vmap(
-                lambda p, m, xs, ys: networks.fit(
-                    p,
-                    m,
-                    xs,
-                    ys,
-                    target,
-                    steps=config.steps,
-                    lr=config.lr,
-                    penalty=config.penalty,
-                    regulariser=config.regulariser,
-                )
-            )
-        )
         seeds = np.array([s for _, s in group])
-        out = fit(params, masks, x[seeds], y[seeds])
+        done = sum(cost(config.n, config.d, k) for k, _ in results)
+        search = lambda m, xs, ys: networks.Search(
+            xs, ys, m, target, config.steps, config.lr, config.penalty, config.regulariser, CHECK_EVERY
+        )
+        data = (masks, x[seeds], y[seeds])
+        start = jax.jit(jax.vmap(lambda p, *d: search(*d).start(p)))
+        advance = jax.jit(jax.vmap(lambda c, stop, *d: search(*d).advance(c, stop), in_axes=(0, None, 0, 0, 0)))
+        finish = jax.jit(jax.vmap(lambda c, *d: search(*d).finish(c)))
+        state = start(params, *data)
+        # Slices of the step budget: the progress (a safe point for a signal, and the time
+        # projection's rate) moves within a bucket; the numbers are those of one call.
+        for stop in range(SLICE_STEPS, config.steps + SLICE_STEPS, SLICE_STEPS):
+            state = advance(state, min(stop, config.steps), *data)
+            state["t"].block_until_ready()
+            if progress:
+                part = cost(config.n, config.d, size) * len(group) * min(stop, config.steps) // config.steps
+                progress("train", done + part, train_cost(config))
+        out = finish(state, *data)
         compiles += 1
         for i, (k, s) in enumerate(group):
             p = jax.tree_util.tree_map(lambda a: a[i], out.params)

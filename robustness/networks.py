@@ -105,59 +105,87 @@ def fit(
     With penalty μ₀ > 0 it looks for the smoothest fit instead: it minimises MSE + μ·penalty
     (see `roughness`) over the whole budget, adapting μ every `check_every` steps (×1.25 while
     the fit is below target, ÷1.25 above it) so the MSE settles at the target, and returns the
-    fitting iterate of least criterion.
+    fitting iterate of least criterion. In one call; `Search` runs the same search in slices.
     """
-    opt = optax.adam(lr)
-    smooth = penalty > 0
+    search = Search(x, y, mask, target, steps, lr, penalty, regulariser, check_every)
+    return search.finish(search.advance(search.start(params), steps))
 
-    def mse_of(p):
-        return jnp.mean((forward(p, x, mask) - y) ** 2)
 
-    def inner(carry, _):
-        p, state, mu = carry
-        loss = lambda q: mse_of(q) + mu * roughness(q, x, mask, regulariser)[0]
-        updates, state = opt.update(jax.grad(loss)(p), state, p)
-        return (optax.apply_updates(p, updates), state, mu), None
+class Search(NamedTuple):
+    """The search `fit` runs, as three pure functions of its state, so that a caller can run it in
+    slices of steps (a progress report and a safe point between them) with the numbers of one
+    call: `advance(state, stop)` takes check rounds while the search is on and its step count is
+    below `stop`, and the rounds are the same whatever the slicing (stops that are multiples of
+    check_every)."""
 
-    def cond(c):
-        return (c["t"] < steps) & (smooth | (c["mse"] > target))
+    x: jax.Array
+    y: jax.Array
+    mask: jax.Array
+    target: jax.Array
+    steps: int
+    lr: float
+    penalty: float
+    regulariser: str
+    check_every: int
 
-    def body(c):
-        (p, state, _), _ = jax.lax.scan(inner, (c["p"], c["state"], c["mu"]), None, length=check_every)
-        mse = mse_of(p)
-        rough = roughness(p, x, mask, regulariser)[1]
-        better = (mse <= target) & (rough < c["best_rough"])
-        mu = jnp.where(mse <= target, c["mu"] * 1.25, c["mu"] / 1.25) if smooth else c["mu"]
-        best = jax.tree_util.tree_map(lambda b, q: jnp.where(better, q, b), c["best"], p)
-        first = jnp.where(jnp.isinf(c["first"]) & (mse <= target), rough, c["first"])
+    def _mse(self, p):
+        return jnp.mean((forward(p, self.x, self.mask) - self.y) ** 2)
+
+    def _rough(self, p):
+        return roughness(p, self.x, self.mask, self.regulariser)
+
+    def start(self, params: TwoLayer) -> dict:
+        mse0 = self._mse(params)
+        inf = jnp.asarray(jnp.inf, mse0.dtype)
         return dict(
-            p=p,
-            state=state,
-            t=c["t"] + check_every,
-            mse=mse,
-            mu=mu,
-            best=best,
-            first=first,
-            best_rough=jnp.where(better, rough, c["best_rough"]),
-            best_mse=jnp.where(better, mse, c["best_mse"]),
+            p=params,
+            state=optax.adam(self.lr).init(params),
+            t=jnp.asarray(0),
+            mse=mse0,
+            mu=jnp.asarray(self.penalty, mse0.dtype),
+            best=params,
+            best_rough=inf,
+            best_mse=mse0,
+            first=inf,
         )
 
-    mse0 = mse_of(params)
-    inf = jnp.asarray(jnp.inf, mse0.dtype)
-    init = dict(
-        p=params,
-        state=opt.init(params),
-        t=jnp.asarray(0),
-        mse=mse0,
-        mu=jnp.asarray(penalty, mse0.dtype),
-        best=params,
-        best_rough=inf,
-        best_mse=mse0,
-        first=inf,
-    )
-    c = jax.lax.while_loop(cond, body, init)
-    found = jnp.isfinite(c["best_rough"])
-    final = jax.tree_util.tree_map(lambda b, q: jnp.where(found, b, q), c["best"], c["p"])
-    mse = jnp.where(found, c["best_mse"], c["mse"])
-    rough = jnp.where(found, c["best_rough"], roughness(c["p"], x, mask, regulariser)[1])
-    return FitResult(masked(final, mask), mse, c["t"], mse <= target, rough, c["first"])
+    def advance(self, c: dict, stop) -> dict:
+        opt, smooth = optax.adam(self.lr), self.penalty > 0
+
+        def inner(carry, _):
+            p, state, mu = carry
+            loss = lambda q: self._mse(q) + mu * self._rough(q)[0]
+            updates, state = opt.update(jax.grad(loss)(p), state, p)
+            return (optax.apply_updates(p, updates), state, mu), None
+
+        def cond(c):
+            return (c["t"] < jnp.minimum(self.steps, stop)) & (smooth | (c["mse"] > self.target))
+
+        def body(c):
+            (p, state, _), _ = jax.lax.scan(inner, (c["p"], c["state"], c["mu"]), None, length=self.check_every)
+            mse = self._mse(p)
+            rough = self._rough(p)[1]
+            better = (mse <= self.target) & (rough < c["best_rough"])
+            mu = jnp.where(mse <= self.target, c["mu"] * 1.25, c["mu"] / 1.25) if smooth else c["mu"]
+            best = jax.tree_util.tree_map(lambda b, q: jnp.where(better, q, b), c["best"], p)
+            first = jnp.where(jnp.isinf(c["first"]) & (mse <= self.target), rough, c["first"])
+            return dict(
+                p=p,
+                state=state,
+                t=c["t"] + self.check_every,
+                mse=mse,
+                mu=mu,
+                best=best,
+                first=first,
+                best_rough=jnp.where(better, rough, c["best_rough"]),
+                best_mse=jnp.where(better, mse, c["best_mse"]),
+            )
+
+        return jax.lax.while_loop(cond, body, c)
+
+    def finish(self, c: dict) -> FitResult:
+        found = jnp.isfinite(c["best_rough"])
+        final = jax.tree_util.tree_map(lambda b, q: jnp.where(found, b, q), c["best"], c["p"])
+        mse = jnp.where(found, c["best_mse"], c["mse"])
+        rough = jnp.where(found, c["best_rough"], self._rough(c["p"])[1])
+        return FitResult(masked(final, self.mask), mse, c["t"], mse <= self.target, rough, c["first"])

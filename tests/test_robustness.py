@@ -200,3 +200,32 @@ def test_the_smoothing_gain_of_a_constant_network_is_a_number_not_a_crash():
     from eos.robustness.experiment import _gain
 
     assert _gain(math.inf, 0.0) == math.inf and _gain(0.0, 0.0) == 1.0 and _gain(3.0, 1.5) == 2.0
+
+
+def test_the_search_in_slices_gives_the_numbers_of_one_call_and_reports_within_a_bucket():
+    """Training runs in device calls of SLICE_STEPS steps (a progress report and a safe point for a
+    signal between them); any stops that are multiples of check_every give the one call's numbers."""
+    from eos.robustness import experiment
+
+    key = jax.random.key(3)
+    x = jax.random.normal(key, (40, 5))
+    y = jnp.sign(jax.random.normal(jax.random.fold_in(key, 1), (40,)))
+    params = networks.init(jax.random.fold_in(key, 2), 5, 8)
+    mask = (jnp.arange(8) < 6).astype(jnp.float32)
+    for penalty in (0.0, 1e-3):
+        kwargs = dict(steps=130, lr=0.01, penalty=penalty, check_every=10)
+        whole = networks.fit(params, mask, x, y, 0.5, **kwargs)
+        search = networks.Search(x, y, mask, 0.5, 130, 0.01, penalty, "gradient", 10)
+        state = search.start(params)
+        for stop in (20, 50, 60, 130):
+            state = search.advance(state, stop)
+        sliced = search.finish(state)
+        for a, b in zip(jax.tree_util.tree_leaves(whole), jax.tree_util.tree_leaves(sliced)):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+    reports = []
+    config = RobustnessConfig(n=30, d=4, widths=(2,), seeds=1, steps=3 * experiment.SLICE_STEPS, vary="width")
+    x = jax.random.normal(key, (1, 30, 4))
+    y = jnp.sign(jax.random.normal(jax.random.fold_in(key, 1), (1, 30)))
+    experiment.train(config, x, y, progress=lambda stage, done, total: reports.append(done))
+    assert len(reports) == 1 + 3 + 1 and reports == sorted(reports) and reports[1] < reports[-1], reports
