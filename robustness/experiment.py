@@ -112,8 +112,6 @@ def train(config: RobustnessConfig, x, y, progress=None):
                 bool(out.fitted[i]),
                 _gain(float(out.first_roughness[i]), float(out.roughness[i])),
             )
-        if progress:
-            progress("train", sum(cost(config.n, config.d, k) for k, _ in results), train_cost(config))
     return members, results, compiles
 
 
