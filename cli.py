@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import os
 import shutil
 import sys
 import time
@@ -222,8 +223,6 @@ def check_hours(max_hours: float) -> None:
 
 def check_path(path: Path, option: str) -> None:
     """BadInput for a path the file system cannot hold: a component longer than its name limit."""
-    import os
-
     try:
         limit = os.pathconf(path.anchor or ".", "PC_NAME_MAX")
     except (OSError, ValueError):
@@ -236,8 +235,6 @@ def check_path(path: Path, option: str) -> None:
 def check_out(out: Path, empty: bool = True) -> None:
     """BadInput, with its reason, for an --out that cannot be the run's directory (or, with
     `empty`, its new one): a file, a dangling link, a path through a file, a full directory."""
-    import os
-
     check_path(out, "--out")
     for path in (out, *out.parents):  # the path itself, else the nearest part of it that exists
         if path.is_symlink() and not path.exists():
@@ -500,8 +497,6 @@ def start_distributed() -> None:
     JAX_PROCESS_ID are passed on when set. Without them JAX detects SLURM, Open MPI and other
     cluster managers.
     """
-    import os
-
     import jax
 
     kw = {
@@ -766,8 +761,6 @@ def _find_or_run(name: str, config, runs_dir: Path, extra: list[Path], stands_in
 
 def use_compilation_cache() -> None:
     """Keep compiled programs on disk: a repeated command skips most of its compile time."""
-    import os
-
     import jax
 
     path = os.environ.get("EOS_COMPILATION_CACHE", str(Path.home() / ".cache" / "eos" / "jax"))
