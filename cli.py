@@ -11,6 +11,7 @@ import dataclasses
 import inspect
 import math
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -379,6 +380,134 @@ def sweep(
     )
 
 
+MAP_AXES = ("d", "n", "lam", "sigma", "time")
+
+
+@app.command(name="map")
+def map_(
+    model: str = typer.Option("relu", help="The model every cell runs (built-in name or file.py:make)."),
+    d: str | None = typer.Option(None, metavar="LIST", help="Input dimensions, e.g. 35,50,70,100,150."),
+    n: str | None = typer.Option(None, metavar="LIST", help="Training samples."),
+    lam: str | None = typer.Option(None, metavar="LIST", help="Signal strengths λ."),
+    sigma: str | None = typer.Option(None, metavar="LIST", help="Noise levels σ."),
+    time_: str | None = typer.Option(None, "--time", metavar="LIST", help="Total times T·η."),
+    lr: str = typer.Option(
+        "0.2x:5x:48", metavar="RANGE", help="Each cell's grid, in multiples of its own predicted η*: LOx:HIx:N."
+    ),
+    log: bool = typer.Option(False, "--log", help="Geometric spacing of each cell's grid."),
+    seeds: int = typer.Option(3, help="Seeds per cell (the independent unit of every interval)."),
+    refine: int = typer.Option(0, help="Refinement rounds around each cell's kink."),
+    flow: bool = typer.Option(True, "--flow/--no-flow", help="Integrate gradient flow for its η* prediction."),
+    out: Path | None = typer.Option(None, metavar="DIR", help="Output directory (default: runs/map-TIMESTAMP)."),
+    resume: Path | None = typer.Option(None, metavar="DIR", help="Finish the interrupted map in this directory."),
+    max_hours: float = typer.Option(24.0, "--max-hours", metavar="HOURS", help="Refuse a cell projected past this."),
+):
+    """Where the theorem holds: a sweep per cell of a product of settings, one verdict per cell, a map.
+
+    With no axis given, the map runs d = 35, 50, 70, 100, 150, 200 at the other defaults."""
+    from eos.dynamics import verdict_map
+
+    check_hours(max_hours)
+    given = {"d": d, "n": n, "lam": lam, "sigma": sigma, "time": time_}
+    with bad_input():
+        if resume is not None:
+            check_path(resume, "--resume")
+            if any(v is not None for v in given.values()):
+                raise ValueError(f"--resume takes its configuration from {str(resume)!r}; drop the axes")
+            config = verdict_map.pending(resume)
+            out = resume
+        else:
+            config = _map_config(model, given, lr, log, seeds, refine, flow)
+            out = out or default_out("map")
+            check_out(out)
+        sweeps = verdict_map.sweeps(config, _predicted_or_none)
+        from eos.dynamics.sweep import check_fits
+
+        for sweep_config in sweeps:
+            check_fits(sweep_config)
+    use_compilation_cache()
+    if resume is None:
+        try:
+            verdict_map.begin(out, config)
+        except OSError as e:
+            raise BadInput(f"--out {str(out)!r}: {e.strerror or e}") from None
+    interrupts.say(
+        lambda word: f"{word}: {verdict_map.finished_cells(out)} finished cells kept in {out}/cells; "
+        f"finish with: eos map --resume {shlex.quote(str(out))}"
+    )
+    started = time.perf_counter()
+
+    def run_cell(directory: Path, sweep_config):
+        return _map_cell(directory, sweep_config, max_hours)
+
+    def on_cell(i, total, values, row):
+        spent = time.perf_counter() - started
+        left = "" if i + 1 == total else f"; about {_duration(spent / (i + 1) * (total - i - 1))} left"
+        where = ", ".join(f"{verdict_map.SYMBOLS[k]} = {v:g}" for k, v in values.items())
+        typer.echo(f"cell {i + 1}/{total} ({where}): {row['verdict']}{left}", err=True)
+
+    try:
+        result = verdict_map.run_in(out, config, run_cell, _predicted_or_none, on_cell)
+    except TooLong as e:
+        raise BadInput(
+            f"a cell would take about {_duration(e.seconds)} ({e.sizes()}), over --max-hours {max_hours:g}; "
+            f"{verdict_map.finished_cells(out)} finished cells kept: eos map --resume {shlex.quote(str(out))}"
+        ) from None
+    unwritten = write_overview(result, out, "verdict_map", name="map.png")
+    for line in report.verdict_map(result):
+        typer.echo(line)
+    _note(unwritten)
+    typer.echo(f"wrote {out}/ (map.csv, run.json{', map.png' if unwritten is None else ''}, cells/)")
+
+
+def _predicted_or_none(spec):
+    from eos.dynamics.config import predicted_lr
+
+    return predicted_lr(spec)
+
+
+def _map_config(model, given, lr, log, seeds, refine, flow):
+    """The MapConfig of `eos map`'s options (ValueError or BadInput, naming the option, for bad ones)."""
+    from eos.dynamics.verdict_map import MapConfig
+
+    axes = []
+    for name, text in given.items():
+        if text is not None:
+            integer = name in ("d", "n")
+            values = parse_range(text, f"--{name}", False, 5, integer=integer)
+            axes.append((name, tuple(int(v) if integer else float(v) for v in values)))
+    if not axes:
+        axes = [("d", (35, 50, 70, 100, 150, 200))]
+    parts = lr.split(":")
+    if len(parts) != 3 or not all(p.strip().lower().endswith("x") for p in parts[:2]):
+        raise BadInput(f"--lr {lr!r}: a map's grid is relative to each cell's prediction: write LOx:HIx:N (0.2x:5x:48)")
+    try:
+        grid = (float(parts[0].strip()[:-1]), float(parts[1].strip()[:-1]), int(parts[2]))
+    except ValueError:
+        raise BadInput(f"--lr {lr!r}: LO and HI must be numbers and N an integer (0.2x:5x:48)") from None
+    if grid[2] > MAX_POINTS:
+        raise BadInput(f"--lr {lr!r}: {grid[2]} points is more than {MAX_POINTS:,}; use fewer")
+    spec = ModelSpec(model=model)
+    base = SweepConfig(spec=spec, lrs=(1.0,), seeds=seeds, refine=refine, flow=flow)
+    return MapConfig(axes=tuple(axes), base=base, grid=grid, log=log)
+
+
+def _map_cell(directory: Path, config, max_hours: float):
+    """One cell of a map: read back if finished, else run (or finish) it as a resumable sweep."""
+    from eos.dynamics import resumable
+    from eos.dynamics.sweep import load
+
+    if (directory / "run.json").is_file():
+        return load(directory)
+    if not (directory / resumable.STATE).is_file():
+        resumable.begin(directory, config)
+    elif resumable.pending_config(directory) != config:
+        raise BadInput(f"{str(directory)!r} holds another sweep than this map's cell; start a new map")
+    with progress_bar(f"map {directory.name}") as update:
+        result, _ = resumable.run_in(directory, config, progress=time_limit(update, max_hours))
+    return result
+
+
 def _kept(out: Path) -> str:
     from eos.dynamics.resumable import kept_chunks
 
@@ -430,7 +559,8 @@ def time_limit(update, max_hours: float):
         known = {
             name: (seconds, (d - d0) / seconds, tot - d)
             for name, (seconds, d0, d, tot) in stages.items()
-            if d > d0 and seconds > 0 and (seconds >= CALIBRATION_S or d >= tot)
+            # a rate needs a whole unit done (a seed of the flow reports fractions of one) or the stage finished
+            if d > d0 and seconds > 0 and ((seconds >= CALIBRATION_S and d - d0 >= 1) or d >= tot)
         }
         if stage not in known or known[stage][2] <= 0:
             return
@@ -448,7 +578,7 @@ def time_limit(update, max_hours: float):
 
 
 def rate_text(rate: float) -> str:
-    return f"{rate:,.0f} per second"
+    return f"{rate:,.0f} per second" if rate >= 10 else f"{rate:.2g} per second"
 
 
 def _duration(seconds: float) -> str:
@@ -463,10 +593,10 @@ def _note(text: str | None) -> None:
         typer.echo(f"note: {text}", err=True)
 
 
-def write_overview(result, out: Path, figure: str) -> str | None:
-    """overview.png, the picture eos.figures.FIGURE draws of this result, beside the result files
-    (written whole); None, or for a figure that cannot be drawn the note saying why (never a lost
-    result)."""
+def write_overview(result, out: Path, figure: str, name: str = "overview.png") -> str | None:
+    """overview.png (or `name`), the picture eos.figures.FIGURE draws of this result, beside the
+    result files (written whole); None, or for a figure that cannot be drawn the note saying why
+    (never a lost result)."""
     import importlib
     import warnings
 
@@ -481,13 +611,13 @@ def write_overview(result, out: Path, figure: str) -> str | None:
         with warnings.catch_warnings():  # a font's missing glyph is no news a user can act on
             warnings.simplefilter("ignore", UserWarning)
             fig = importlib.import_module(f"eos.figures.{figure}").draw(result)
-            replace_whole(Path(out) / "overview.png", lambda p: fig.savefig(p, dpi=200, format="png"))
+            replace_whole(Path(out) / name, lambda p: fig.savefig(p, dpi=200, format="png"))
         plt.close(fig)
         return None
     except Exception as e:  # the results are written; a failed picture must not hide them
         from eos.figures import NothingToDraw
 
-        return f"overview.png not drawn: {e if isinstance(e, NothingToDraw) else f'{type(e).__name__}: {e}'}"
+        return f"{name} not drawn: {e if isinstance(e, NothingToDraw) else f'{type(e).__name__}: {e}'}"
 
 
 def start_distributed() -> None:

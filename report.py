@@ -134,25 +134,52 @@ def sweep(result) -> list[str]:
 
 
 def _transition(result, model) -> list[str]:
-    """The verdict, then η* as located (only where the verdict locates one), then the predictions."""
+    """The verdict with the measurements it rests on (each with its interval over seeds), the next
+    command where one would decide, η* as located, then the predictions."""
+    from eos.dynamics.config import command_line
+
     out: list[str] = []
     t, th = result.transition, result.theory["threshold_lr"]
     symbol = model.symbol
     out.append(f"verdict: {t['verdict']} — {t['reason']}")
+    if t.get("advice"):
+        out.append(f"  to decide: {command_line(result.config, **t['advice'])}")
     est = t["estimate"]
-    fits = [p["kink"] for p in t["per_seed"] if p["kink"]["status"] == "fitted"]
-    if t["verdict"] in ("sharp", "crossover", "too_coarse") and est["bracketed"]:
+    if t["verdict"] in ("sharp", "crossover", "premise_fails", "undecided", "too_coarse") and math.isfinite(
+        est["value"]
+    ):
         what = {"sharp": "located η*", "crossover": "bend of the crossover", "too_coarse": "kink, roughly"}
-        out.append(f"{what[t['verdict']]} (kink of final {symbol}) = {_fmt(est)}")
         out.append(
-            "  per-seed brackets: " + ", ".join(f"{f['lo']:.4g}–{f['hi']:.4g} (slope ×{f['ratio']:.3g})" for f in fits)
+            f"{what.get(t['verdict'], 'kink')} (kink of the seeds' mean final {symbol}) = {est['value']:.4g} "
+            f"({_located_interval(est)}), between grid points {est['bracket'][0]:.4g} and {est['bracket'][1]:.4g}"
+        )
+        fits = [p["kink"] for p in t["per_seed"]]
+        out.append(
+            "  per seed: "
+            + ", ".join(
+                f"{f['knot']:.4g} (×{f['ratio']:.3g})" if f["status"] == "fitted" else "too few points"
+                for f in fits
+            )
+            + f" (each seed's own hinge fit; the verdict uses the mean over the {len(fits)} seeds)"
         )
         if est["coarse"]:
-            out.append(
-                f"  a bracket is wider than 20 % or a seed has too few points near its kink: rerun with --refine 2, "
-                f"or a finer --lr around {est['median']:.3g}"
+            out.append(f"  the bracket is wider than 20 %: --refine 2 places η* more finely around {est['value']:.3g}")
+    premise = t.get("premise", {})
+    if premise.get("measured"):
+        baseline = result.theory.get("linear_rule_accuracy")
+        s = result.summary
+        smallest = s["lr"] == s["lr"].min()
+        acc = ""
+        if baseline is not None and "test_acc" in s:
+            acc = (
+                f"; test accuracy there {np.median(s['test_acc'][smallest]):.3f} against the linear rule's "
+                f"{baseline:.3f}"
             )
-    out.append(f"edge of stability held from η = {_fmt(t['eos'])}")
+        out.append(
+            f"premise: gradient flow (η = {s['lr'].min():.3g}) ends at {symbol} = {premise['gradient_flow_value']:.3g}, "
+            f"{_interval(premise, percent=True)} of the move at 2η*{acc}"
+        )
+    out.append(f"edge of stability reached from η = {_fmt(t['eos'])}")
     predicted = []
     if "closed_form" in th:
         predicted.append(f"{model.theory.formula} {th['closed_form']:.4g}")
@@ -165,19 +192,35 @@ def _transition(result, model) -> list[str]:
             predicted.append(
                 f"2/max λ along gradient flow from each seed's start {gf['median']:.4g} "
                 f"(seeds {finite.min():.4g}–{finite.max():.4g})"
-                + (f", {missing} seed{'s' * (missing != 1)} without one (run.json says why)" if missing else "")
+                + (f", {missing} seed{'s' * (missing != 1)} not converged (run.json says why)" if missing else "")
             )
         else:
-            predicted.append("2/max λ along gradient flow: no seed gave one (run.json says why)")
+            predicted.append("2/max λ along gradient flow: no seed converged (run.json says why)")
     if predicted:
         out.append(f"predicted η*: {';  '.join(predicted)}")
     if t["verdict"] == "sharp" and "closed_form" in th:
-        out.append(f"  located / predicted: {est['median'] / th['closed_form']:.3g} × {model.theory.formula}")
+        ratio = {k: est[k] / th["closed_form"] for k in ("value", "lo", "hi")}
+        out.append(
+            f"  located / predicted: {ratio['value']:.3g} ({ratio['lo']:.3g}–{ratio['hi']:.3g}) × {model.theory.formula}"
+        )
     out.append(
         f"diagnostic, not a prediction of η*: 2/λ of the initial Hessian {th['initial_hessian']['median']:.4g} "
         f"(the sharpness at initialisation, before training has moved the parameters)"
     )
     return out
+
+
+def _located_interval(est: dict) -> str:
+    if est.get("resolution") is None:
+        return "no interval"
+    seeds = "" if est["over_seeds"][0] is None else "95 % over seeds, "
+    return f"{seeds}± one grid spacing: {est['lo']:.4g}–{est['hi']:.4g}"
+
+
+def _interval(value: dict, percent: bool = False) -> str:
+    from eos.dynamics.pooled import interval_of
+
+    return interval_of(value, "percent" if percent else "plain")
 
 
 def _span(lo: float, hi: float) -> str:
@@ -186,7 +229,7 @@ def _span(lo: float, hi: float) -> str:
 
 def _fmt(summary: dict) -> str:
     if not summary["bracketed"]:
-        return f"not bracketed in the grid (0 of {summary['seeds']} seeds)"
+        return f"— (no seed reaches it inside the grid, 0 of {summary['seeds']})"
     return (
         f"{summary['median']:.4g} (median over {summary['bracketed']}/{summary['seeds']} seeds, "
         f"range {summary['min']:.4g}–{summary['max']:.4g})"
@@ -197,7 +240,43 @@ def _table_rows(lrs: np.ndarray, located: dict, most: int = 32) -> np.ndarray:
     if len(lrs) <= most:
         return lrs
     keep = set(lrs[np.linspace(0, len(lrs) - 1, most - 8).round().astype(int)].tolist())
-    for seed in located["per_seed"]:
-        b = seed["kink"]
-        keep.update(x for x in (b["lo"], b["hi"]) if x in set(lrs.tolist()))
+    keep.update(x for x in located["estimate"]["bracket"] if x in set(lrs.tolist()))
     return np.array(sorted(keep))
+
+
+def verdict_map(result) -> list[str]:
+    """One line per cell (its settings, verdict, slope ratio, flow share and η* with their 95 % intervals
+    over seeds), then the verdicts along each axis."""
+    from eos.dynamics.verdict_map import SYMBOLS
+
+    names = [name for name, _ in result.config.axes]
+    span = lambda r, key, f: (
+        f"{f(r[key])} [{f(r[key + '_lo'])}–{f(r[key + '_hi'])}]"
+        if math.isfinite(r[key]) and math.isfinite(r[key + "_lo"])
+        else (f(r[key]) if math.isfinite(r[key]) else "—")
+    )
+    times = lambda v: f"{v:.3g}"
+    share = lambda v: f"{100 * v:.0f}%"
+    out = [
+        " ".join(f"{SYMBOLS[n]:>6}" for n in names)
+        + f" {'verdict':>13} {'slope ratio ×':>22} {'flow share':>17} {'η*/prediction':>20} {'flow b':>7} {'wall':>6}"
+    ]
+    for r in result.rows:
+        ratio = (
+            {k: r[f"eta_star{k}"] / r["prediction"] for k in ("", "_lo", "_hi")}
+            if math.isfinite(r["prediction"])
+            else {"": math.nan, "_lo": math.nan, "_hi": math.nan}
+        )
+        eta = span({"x": ratio[""], "x_lo": ratio["_lo"], "x_hi": ratio["_hi"]}, "x", lambda v: f"{v:.3f}")
+        out.append(
+            " ".join(f"{r[n]:>6g}" for n in names)
+            + f" {r['verdict']:>13} {span(r, 'sharpness', times):>22} {span(r, 'flow_share', share):>17} "
+            f"{eta:>20} {r['flow_threshold']:>7.3f} {r['wall_s']:>5.1f}s"
+        )
+    seeds = result.rows[0]["seeds"] if result.rows else 0
+    out.append(
+        f"(each cell a sweep of {seeds} seeds; [ ]: 95 % intervals from a bootstrap over seeds; flow share: the share "
+        f"of the threshold variable's move at 2η* that gradient flow already makes; flow b: at the smallest η)"
+    )
+    out += result.lines
+    return out

@@ -6,6 +6,7 @@ command line answers help and bad input at once; a field with a "help" is an opt
 from __future__ import annotations
 
 import ast
+import shlex
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -242,3 +243,48 @@ def default_lrs(spec: ModelSpec) -> np.ndarray:
 def flow_time(config: SweepConfig) -> float:
     """Total time of the gradient flow the prediction integrates: T·η, or steps × the smallest η."""
     return config.time if config.steps is None else config.steps * min(config.lrs)
+
+
+def _written(value) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _grid_option(lrs: tuple, spec: ModelSpec) -> list[str]:
+    """--lr as it would be written for this grid: nothing for the default, A:B:N (with --log for a
+    geometric one), else a list."""
+    x = np.asarray(lrs, float)
+    try:
+        if np.allclose(x, default_lrs(spec), rtol=1e-9, atol=0):
+            return []
+    except ValueError:  # a model without a prediction has no default grid
+        pass
+    if len(x) > 2 and np.allclose(np.diff(x), x[1] - x[0], rtol=1e-6, atol=0):
+        return ["--lr", f"{x[0]:.6g}:{x[-1]:.6g}:{len(x)}"]
+    if len(x) > 2 and np.all(x > 0) and np.allclose(np.diff(np.log(x)), math.log(x[1] / x[0]), rtol=1e-6, atol=0):
+        return ["--lr", f"{x[0]:.6g}:{x[-1]:.6g}:{len(x)}", "--log"]
+    return ["--lr", ",".join(f"{v:.6g}" for v in x)]
+
+
+def command_line(config: SweepConfig, **advice) -> str:
+    """`eos sweep` with the options that give this config (those that differ from their defaults),
+    changed by `advice` (field names, or lr/log for the grid): the command a report tells a user to
+    run next."""
+    words = ["eos", "sweep"]
+    for part, default in ((config.spec, ModelSpec), (config, SweepConfig), (config.engine, EngineConfig)):
+        for f in dataclasses.fields(default):
+            if "help" not in f.metadata or f.name == "lrs":
+                continue
+            value = advice.get(f.name, getattr(part, f.name))
+            if value == f.default and f.name not in advice:
+                continue
+            flag = f.metadata.get("cli", f.name).replace("_", "-")
+            if isinstance(f.default, bool):
+                on, _, off = flag.partition("/--")
+                words.append(f"--{on}" if value else f"--{off or 'no-' + on}")
+            elif value != f.default:
+                words += [f"--{flag}", _written(value)]
+    if "lr" in advice:
+        words += ["--lr", advice["lr"]] + (["--log"] if advice.get("log") else [])
+    else:
+        words += _grid_option(config.lrs, config.spec)
+    return " ".join(shlex.quote(w) for w in words)

@@ -51,6 +51,7 @@ class Trajectories(NamedTuple):
     threshold: np.ndarray  # (M, R)
     trace: np.ndarray  # (M, R, q): the model's trace(params) at each record; q = 0 without one
     sharpness: np.ndarray  # (M, R)
+    rises: np.ndarray  # (M, R) steps since the record before at which the loss rose (after step RISE_AFTER)
     steps_done: np.ndarray  # (M,) steps actually taken
     diverged_step: np.ndarray  # (M,) −1 if the member never diverged
     dead: np.ndarray  # (M,) bool
@@ -66,6 +67,13 @@ class Trajectories(NamedTuple):
 
 MAX_CALL_STEPS = 4096  # steps per device call at most, whatever the stride: Ctrl-C and SIGTERM wait one call
 MAX_RECORDS = 4096  # records per member at the automatic stride: memory must not grow with the horizon
+# The loss rising from one step to the next is the instability of GD past 2/η (a descent step on a
+# locally quadratic loss with η < 2/λ never raises it). It is counted at every step, so that what
+# a run is called does not depend on the record stride. RISE is a relative increase about 100
+# float32 ulps above the loss (summation noise stays far below it); steps up to RISE_AFTER are the
+# initialisation's own relaxation.
+RISE = 1e-5
+RISE_AFTER = 3
 
 
 def record_count(horizons, stride: int) -> np.ndarray:
@@ -136,24 +144,33 @@ def member_block(model: Model, lanczos_steps: int, stride: int, indexed: bool = 
         trace = model.trace(params) if model.trace is not None else jnp.zeros((0,), lam.dtype)
         return loss_fn(params), (model.threshold(params), trace), lam, ritz
 
+    def rose(loss, before, t):
+        return (t > RISE_AFTER) & (loss - before > RISE * jnp.abs(before))
+
     def step(carry, _, train, lr, horizon, cap):
-        params, t, div = carry
+        params, t, div, before, rises = carry
         loss, grad = jax.value_and_grad(model.loss)(params, train)
         new = jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grad)
         new_finite = jnp.all(jnp.isfinite(ravel_pytree(new)[0]))
         active = (t < horizon) & (div < 0)
         blown = ~jnp.isfinite(loss) | (loss > cap)
+        rises = rises + (active & ~blown & rose(loss, before, t))
+        before = jnp.where(active, loss, before)
         div = jnp.where(active & blown, t, div)
         div = jnp.where(active & ~blown & ~new_finite, t + 1, div)
         move = active & ~blown & new_finite
         params = jax.tree_util.tree_map(lambda a, b: jnp.where(move, b, a), params, new)
-        return (params, t + move, div), None
+        return (params, t + move, div, before, rises), None
 
     def advance(params, own, tables, seed, lr, horizon, cap, t, div, ritz, steps):
+        """... and the steps of the block at which the loss rose (every step is compared with the one
+        before it: the block's first with nothing, its last with the measurement after it)."""
         body = lambda i, c: step(c, i, read(own, tables, seed), lr, horizon, cap)[0]
-        params, t, div = jax.lax.fori_loop(0, jnp.minimum(steps, stride), body, (params, t, div))
+        start = (params, t, div, jnp.asarray(jnp.inf, cap.dtype), jnp.zeros((), jnp.int32))
+        params, t, div, before, rises = jax.lax.fori_loop(0, jnp.minimum(steps, stride), body, start)
         loss, thr, lam, ritz = measure(params, read(own, tables, seed), ritz)
-        return params, t, div, ritz, loss, thr, lam
+        rises = rises + ((div < 0) & rose(loss, before, t))
+        return params, t, div, ritz, loss, (thr, rises), lam
 
     return advance
 
@@ -418,7 +435,7 @@ def _measure_initial(dev: _Devices, seeds: _Seeds):
     for lo in range(0, n, slots):
         idx = np.minimum(np.arange(lo, lo + slots), n - 1)
         pool = dev.load(dev.empty, np.ones(slots, bool), idx, np.zeros(slots), np.zeros(slots), unmeasured)
-        pool, loss, thr, lam = dev.advance(pool, 0)
+        pool, loss, (thr, _), lam = dev.advance(pool, 0)
         parts.append(jax.tree_util.tree_map(lambda a: a[: n - lo], _to_host((loss, thr, lam, pool.ritz))))
     return jax.tree_util.tree_map(lambda *a: np.concatenate(a), *parts)
 
@@ -435,6 +452,7 @@ class _Records:
         self.trace = np.full((m, r, trace0.shape[-1]), np.nan)
         self.step[:, 0], self.loss[:, 0], self.threshold[:, 0] = 0, loss0[seed_index], thr0[seed_index]
         self.trace[:, 0], self.sharpness[:, 0] = trace0[seed_index], sharp0[seed_index]
+        self.rises = np.where(self.step >= 0, 0, -1)
         self.count = np.ones(m, dtype=np.int64)
         self.steps_done = np.zeros(m, dtype=np.int64)
         self.diverged_step = np.full(m, -1, dtype=np.int64)
@@ -442,11 +460,11 @@ class _Records:
         self.observables: dict[str, np.ndarray] = {}
         self.dead = np.zeros(m, bool)
 
-    def write(self, members, t, loss, thr, trace, lam) -> int:
+    def write(self, members, t, loss, thr, trace, lam, rises) -> int:
         """One block's measurements of `members`; returns the member-steps they advanced."""
         r = self.count[members]
         self.step[members, r], self.loss[members, r], self.threshold[members, r] = t, loss, thr
-        self.trace[members, r], self.sharpness[members, r] = trace, lam
+        self.trace[members, r], self.sharpness[members, r], self.rises[members, r] = trace, lam, rises
         self.count[members] += 1
         advanced = int((t - self.steps_done[members]).sum())
         self.steps_done[members] = t
@@ -538,6 +556,7 @@ def run(
             rec.threshold[rows],
             rec.trace[rows],
             rec.sharpness[rows],
+            rec.rises[rows],
             rec.steps_done[rows],
             rec.diverged_step[rows],
             rec.dead[rows],
@@ -585,8 +604,10 @@ def run(
         partly = lambda k: progress(done_steps + int(np.minimum(remaining, k).sum()), total)
         pool, loss, thr, lam = dev.advance(pool, steps, None if progress is None else partly)
         computed += dev.slots * steps
-        t_h, div_h, loss_h, (thr_h, trace_h), lam_h = _to_host((pool.t, pool.div, loss, thr, lam))
-        done_steps += rec.write(members, t_h[live], loss_h[live], thr_h[live], trace_h[live], lam_h[live])
+        t_h, div_h, loss_h, ((thr_h, trace_h), rise_h), lam_h = _to_host((pool.t, pool.div, loss, thr, lam))
+        done_steps += rec.write(
+            members, t_h[live], loss_h[live], thr_h[live], trace_h[live], lam_h[live], rise_h[live]
+        )
         finished = live[(t_h[live] >= horizons[members]) | (div_h[live] >= 0)]
         if len(finished):
             host_params = _to_host(pool.params)

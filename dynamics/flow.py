@@ -16,6 +16,8 @@ every step the solver takes and at SAMPLES evenly spaced times.
 
 from __future__ import annotations
 
+import time
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -30,7 +32,18 @@ SAMPLES = 257
 RTOL, ATOL = 1e-5, 1e-8
 LANCZOS_STEPS = 40
 BATCH = 256
-METHOD_TEXT = "gradient flow from each seed's start (SciPy BDF with the Hessian, LSODA or RK45 if it stalls; rtol 1e-5)"
+# A solver's budget per seed: gradient evaluations (deterministic, the same on every machine), and
+# wall-clock seconds as a backstop for a model whose gradient is slow. Past it the method gives up
+# and the next is tried; a seed no method finishes is "not converged", with the time it reached.
+# At d = 200 BDF needs about 1,500 evaluations; at λ = 2 the ReLU kinks at b ≈ 0 held it to steps
+# of 1e-9 for over 300 s (THEORY.md §1.2).
+MAX_EVALUATIONS = 20_000
+MAX_SECONDS = 60.0
+REPORT_EVERY = 200  # evaluations between progress reports (and signal safe points)
+METHOD_TEXT = (
+    "gradient flow from each seed's start (SciPy BDF with the Hessian, LSODA or RK45 if it stalls; rtol 1e-5; "
+    f"at most {MAX_EVALUATIONS:,} gradients or {MAX_SECONDS:g} s a method)"
+)
 
 
 def _pad(rows: np.ndarray, size: int) -> np.ndarray:
@@ -65,11 +78,12 @@ def _programs(model, unravel, dense: bool):
 
 
 def peak_sharpness(model, seeds, total_time: float, progress=None) -> list[dict]:
-    """Per seed, {"peak": max λ along the flow, "time": where, "steps": solver steps}.
+    """Per seed, {"peak": max λ along the flow, "time": where, "steps": solver steps}, or NaN and
+    "failed" with the reason (no method converged within its budget, a NaN gradient).
 
     A seed's data and initialisation are drawn as the engine draws them (in the model's own
     dtype: the numbers the sweep trains on) and integrated in float64. `progress(done, total)`
-    is called before each seed and at the end.
+    is called with done in seeds (fractional while a seed integrates: the time it has reached).
     """
     out, programs = [], None
     for i, seed in enumerate(seeds):
@@ -83,21 +97,38 @@ def peak_sharpness(model, seeds, total_time: float, progress=None) -> list[dict]
             flat0, unravel = ravel_pytree(params)
             dense = flat0.size <= DENSE_PARAMS
             programs = programs or _programs(model, unravel, dense)
-            out.append(_integrate(programs, flat0, train, total_time, dense, seed))
+            report = None if progress is None else (lambda f, i=i: progress(i + f, len(seeds)))
+            out.append(_integrate(programs, flat0, train, total_time, dense, report))
     if progress is not None:
         progress(len(seeds), len(seeds))
     return out
 
 
-def _integrate(programs, flat0, train, total_time, dense, seed) -> dict:
-    """Solve with the first method that succeeds (a ReLU kink can stall an implicit solver's step
-    control); a seed none can integrate gets NaN and the solvers' message, never an exception."""
+class _OverBudget(Exception):
+    pass
+
+
+def _integrate(programs, flat0, train, total_time, dense, report=None) -> dict:
+    """Solve with the first method that succeeds within its budget (a ReLU kink can stall an
+    implicit solver's step control); a seed none can integrate gets NaN and the solvers' messages,
+    never an exception and never an unbounded wait."""
     grad, hessian, top = programs
-    fun = lambda t, y: -np.asarray(grad(jnp.asarray(y), train))
     jac = (lambda t, y: -np.asarray(hessian(jnp.asarray(y), train))) if dense else None
     messages = []
     for method in ("BDF", "LSODA", "RK45") if dense else ("RK45", "LSODA"):
         options = {"jac": jac} if method in ("BDF", "LSODA") and jac is not None else {}
+        budget = {"calls": 0, "reached": 0.0, "start": time.perf_counter()}
+
+        def fun(t, y, budget=budget):
+            budget["calls"] += 1
+            budget["reached"] = max(budget["reached"], float(t))
+            if budget["calls"] % REPORT_EVERY == 0:
+                if report is not None:
+                    report(min(budget["reached"] / total_time, 1.0))
+                if budget["calls"] > MAX_EVALUATIONS or time.perf_counter() - budget["start"] > MAX_SECONDS:
+                    raise _OverBudget
+            return -np.asarray(grad(jnp.asarray(y), train))
+
         try:
             solution = solve_ivp(
                 fun,
@@ -111,6 +142,12 @@ def _integrate(programs, flat0, train, total_time, dense, seed) -> dict:
             )
         except (ValueError, np.linalg.LinAlgError) as e:  # a NaN gradient or Hessian: the factorisation refuses it
             messages.append(f"{method}: {e}")
+            continue
+        except _OverBudget:
+            messages.append(
+                f"{method}: not converged within {MAX_EVALUATIONS:,} gradients or {MAX_SECONDS:g} s "
+                f"(reached t = {budget['reached']:.3g} of {total_time:g})"
+            )
             continue
         if solution.success:
             break

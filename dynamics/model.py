@@ -33,6 +33,9 @@ class Theory:
     constants     named predictions that hold for every seed (run.json `theory`)
     per_seed      initial params of one seed -> {name: float}, predictions that depend on the init
     columns       (η, initial params of the member's seed) -> {theory_*: float}, one summary row's
+    threshold_scale  the size at which the threshold variable counts as learned, in its own units (relu:
+                  the noise level σ); the premise of [AB], that gradient flow does not learn it, is checked
+                  against it (verdict.PREMISE_LEVEL). None: the model states no such premise
     """
 
     threshold_lr: float | None = None
@@ -40,6 +43,7 @@ class Theory:
     constants: dict = field(default_factory=dict)
     per_seed: Callable | None = None
     columns: Callable | None = None
+    threshold_scale: float | None = None
 
 
 class Model(NamedTuple):

@@ -1,29 +1,40 @@
 """Regimes of a run, named from its dynamics, so that a report can say what happens where.
 
-Each run is first measured from its records (`measure`; r = sharpness·η/2, so r = 1 is 2/η):
-  initial_instability  r ≥ 1 at initialisation or within the first EARLY_STEPS steps: the start's own
-                       instability (the output scale relaxing), not a catapult of the dynamics
-  late_ratio_max       max r after the first EARLY_STEPS steps
-  edge_ratio           the level r stays at or above for STRETCH of the run after the first TRANSIENT
-  edge_held            r stays inside the band [EOS_LOW, EOS_HIGH] for STRETCH of the run after TRANSIENT
-  loss_fall_end        the share of the run's whole loss decrease that came in its last END (mean loss
-                       over the last END against the mean over the END before it)
+Each run is first measured (`measure`; r = sharpness·η/2, so r = 1 is 2/η). The engine counts, at
+every step, the steps at which the loss rose (engine.RISE: the instability of GD past 2/η, which a
+descent step below 2/λ never shows); the sharpness is read at the records, `stride` steps apart.
+  loss_rises          steps after the first engine.RISE_AFTER at which the loss rose (every step counted)
+  initial_instability r ≥ 1 at initialisation or within the first EARLY_STEPS steps: the start's own
+                      instability (the output scale relaxing), not a catapult of the dynamics
+  late_ratio_max      max r over the records after the first EARLY_STEPS steps (a lower bound of the
+                      true peak: records can miss a brief one)
+  edge_ratio          the level r stays at or above for STRETCH of the run after the first TRANSIENT
+  edge_held           r stays inside the band [EOS_LOW, EOS_HIGH] for STRETCH of the run after TRANSIENT
+  edge_share          the share of the records after TRANSIENT with r inside the band
+  edge_at_end         r inside the band over the last END of the run
+  loss_fall_end       the share of the run's whole loss decrease that came in its last END (mean loss
+                      over the last END against the mean over the END before it)
 
-Then one regime per run, first match wins (each a one-line rule, quoted in the README):
+Then one regime per run, first match wins (each a one-line rule in RULES, quoted in the report):
   diverged            the loss turned non-finite or exploded
   dead                every ReLU unit is inactive on the training data
   silent              at most SILENT_ACTIVE of the test inputs have any active unit (active_frac)
   chance              units fire, but test accuracy is at most CHANCE: no better than a coin
   unfinished          over UNFINISHED of the loss decrease came in the last END of the run: the horizon
                       ended the run, not the dynamics (a finite-T effect, not a regime)
-  edge_of_stability   r reached 1 after the start (late_ratio_max ≥ EOS_REACH), was held inside the band
-                      [EOS_LOW, EOS_HIGH] for a stretch (edge_held). A run converging to a sharpness
-                      just under 2/η from below (the product model within 5 % below its η*) reads so too:
-                      records `stride` steps apart cannot tell the two apart
+  edge_of_stability   the loss rose after the start, and r was held inside the band for a stretch and
+                      is still there at the end: the edge of stability held to the end
+  eos_transient       the same, but r has left the band by the end: an edge-of-stability phase (its
+                      share of the run is edge_share)
   above_edge          r held at or above EOS_HIGH for a stretch: sharpness sustained past 2/η
-  catapult            r reached 1 after the start, then fell back: not held
-  off_trend           r stayed below 1 after the start, but the threshold variable left its small-η trend
-  gradient_flow       r stayed below 1 after the start and the threshold variable is on its trend
+  catapult            the loss rose after the start, then fell back without the sharpness holding the
+                      band: a rise and fall
+  off_trend           the loss never rose after the start, but the threshold variable left its
+                      small-η trend
+  gradient_flow       the loss never rose after the start and the threshold variable is on its trend
+
+Which of the last five a run is does not depend on the record stride where it rests on the loss
+(counted every step); a band held for STRETCH of the run spans at least that share of the records.
 """
 
 from __future__ import annotations
@@ -36,7 +47,6 @@ STRETCH = 0.10  # a level held for 10 % of the steps is sustained, not a passing
 # The edge of stability: the sharpness within −15 %/+10 % of 2/η. Self-stabilisation holds it just
 # under 2/η (THEORY.md §1.3): at d = 100 the level held is 0.85–0.92 and the recorded peak 0.97–0.98.
 EOS_LOW, EOS_HIGH = 0.85, 1.1
-EOS_REACH = 0.95  # r reached 1, up to the records' phase: records are `stride` steps apart
 END = 0.10  # the last 10 % of a run, against the 10 % before it
 UNFINISHED = 0.15  # 15 % of the whole decrease in the last tenth: still falling faster than on average
 SILENT_ACTIVE = 0.05  # at most 5 % of fresh inputs reach any unit: the network is silent
@@ -46,6 +56,7 @@ NAMES = (
     "gradient_flow",
     "off_trend",
     "catapult",
+    "eos_transient",
     "edge_of_stability",
     "above_edge",
     "unfinished",
@@ -58,6 +69,7 @@ LABELS = {
     "gradient_flow": "gradient-flow-like",
     "off_trend": "off the trend (stable)",
     "catapult": "catapult",
+    "eos_transient": "edge of stability, transient",
     "edge_of_stability": "edge of stability",
     "above_edge": "above the edge",
     "unfinished": "unfinished",
@@ -66,18 +78,23 @@ LABELS = {
     "dead": "dead network",
     "diverged": "diverged",
 }
+_BAND = f"{EOS_LOW:g}–{EOS_HIGH:g} × 2/η"
+_HELD = f"{100 * STRETCH:.0f} % of the run"
 RULES = {
-    "gradient_flow": "sharpness below 2/η after the first 3 steps, threshold variable on its small-η trend",
-    "off_trend": "sharpness below 2/η after the first 3 steps, threshold variable off its small-η trend",
-    "catapult": "sharpness past 2/η after the first 3 steps, then back below it, not held",
-    "edge_of_stability": "sharpness reached 2/η, held within 0.85–1.1 × 2/η for 10 % of the run",
-    "above_edge": "sharpness held at or above 1.1 × 2/η for 10 % of the run",
-    "unfinished": "over 15 % of the loss decrease came in the last 10 % of the run: the horizon ended it",
-    "chance": "test accuracy ≤ 0.55 while units fire",
-    "silent": "≤ 5 % of test inputs reach any active unit",
+    "gradient_flow": "the loss never rose after the first 3 steps, threshold variable on its small-η trend",
+    "off_trend": "the loss never rose after the first 3 steps, threshold variable off its small-η trend",
+    "catapult": f"the loss rose after the first 3 steps, then fell back; sharpness not held within {_BAND}",
+    "eos_transient": f"the loss rose, sharpness held within {_BAND} for {_HELD}, out of it by the end",
+    "edge_of_stability": f"the loss rose, sharpness held within {_BAND} for {_HELD} and to the end",
+    "above_edge": f"sharpness held at or above {EOS_HIGH:g} × 2/η for {_HELD}",
+    "unfinished": f"over {100 * UNFINISHED:.0f} % of the loss decrease came in the last {100 * END:.0f} % of the run: "
+    "the horizon ended it",
+    "chance": f"test accuracy ≤ {CHANCE:g} while units fire",
+    "silent": f"≤ {100 * SILENT_ACTIVE:.0f} % of test inputs reach any active unit",
     "dead": "every ReLU unit inactive on the training data",
     "diverged": "loss non-finite or exploded",
 }
+AT_EDGE = ("edge_of_stability", "eos_transient")  # regimes that hold the edge of stability, for a while or to the end
 # Regimes whose final threshold variable says nothing about the curve v(η): left out of the kink fit.
 NOT_ON_CURVE = ("diverged", "dead", "silent", "chance")
 
@@ -86,26 +103,37 @@ def _windows(values: np.ndarray, width: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(values, width)
 
 
-def measure(step, loss, sharpness, stride: int, horizons, lrs) -> dict:
+def measure(step, loss, sharpness, stride: int, horizons, lrs, rises=None) -> dict:
     """The per-run measurements above from records (runs, records) taken every `stride` steps
-    (step −1 pads a run that recorded fewer); horizons and lrs (runs,)."""
+    (step −1 pads a run that recorded fewer); horizons and lrs (runs,); rises (runs, records): the
+    engine's count of loss rises since the record before (None: none counted)."""
     runs = len(lrs)
     out = {
+        "loss_rises": np.zeros(runs, np.int64),
         "initial_instability": np.zeros(runs, bool),
         "late_ratio_max": np.full(runs, np.nan),
         "edge_ratio": np.full(runs, np.nan),
         "edge_held": np.zeros(runs, bool),
+        "edge_share": np.full(runs, np.nan),
+        "edge_at_end": np.zeros(runs, bool),
         "loss_fall_end": np.full(runs, np.nan),
     }
     for m, (horizon, lr) in enumerate(zip(np.asarray(horizons), np.asarray(lrs, float))):
         recorded = step[m] >= 0
         steps, r = step[m][recorded], sharpness[m][recorded] * lr / 2.0
+        if rises is not None:
+            out["loss_rises"][m] = int(np.sum(np.maximum(rises[m][recorded], 0)))
         early = steps <= EARLY_STEPS
         out["initial_instability"][m] = bool(np.nanmax(r[early], initial=-np.inf) >= 1.0)
         if (~early).any() and np.isfinite(r[~early]).any():
             out["late_ratio_max"][m] = np.nanmax(r[~early])
         width = int(STRETCH * horizon // stride) + 1  # records spanning STRETCH·T steps
         after = r[steps >= TRANSIENT * horizon]
+        band = (after >= EOS_LOW) & (after <= EOS_HIGH)
+        if len(after):
+            out["edge_share"][m] = float(np.mean(band))
+        end = r[steps > (1 - END) * horizon]
+        out["edge_at_end"][m] = bool(len(end) and np.all((end >= EOS_LOW) & (end <= EOS_HIGH)))
         if 1 <= width <= len(after):
             windows = _windows(after, width)
             floors = windows.min(axis=1)  # NaN in a window makes it no evidence
@@ -130,11 +158,13 @@ def classify(summary: dict, departed: np.ndarray) -> np.ndarray:
     test_acc / active_frac where the model has them); `departed` from transition.departed."""
     n = len(departed)
     column = lambda name, fill: np.asarray(summary.get(name, np.full(n, fill)), float)
-    reached = column("late_ratio_max", np.nan) >= EOS_REACH
+    rose = column("loss_rises", 0) > 0
+    held = rose & np.asarray(summary["edge_held"], bool)
     out = np.where(departed, "off_trend", "gradient_flow").astype(object)
-    out[reached] = "catapult"
+    out[rose] = "catapult"
     out[column("edge_ratio", np.nan) >= EOS_HIGH] = "above_edge"
-    out[reached & np.asarray(summary["edge_held"], bool)] = "edge_of_stability"
+    out[held] = "eos_transient"
+    out[held & np.asarray(summary.get("edge_at_end", np.zeros(n)), bool)] = "edge_of_stability"
     out[column("loss_fall_end", np.nan) > UNFINISHED] = "unfinished"
     out[column("test_acc", np.nan) <= CHANCE] = "chance"
     out[column("active_frac", np.nan) <= SILENT_ACTIVE] = "silent"

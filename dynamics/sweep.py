@@ -80,7 +80,7 @@ def footprint(config: SweepConfig) -> dict[str, int]:
         train, test, params = _shapes_of(model)
         trace = jax.eval_shape(model.trace, params) if model.trace is not None else None
         grid = _plan(model, config, dtype)
-    fields = 4 + (math.prod(trace.shape) if trace is not None else 0)
+    fields = 5 + (math.prod(trace.shape) if trace is not None else 0)  # step, loss, threshold, sharpness, rises
     records = int(grid.records(horizons).max())
     per_member_pool = memory.tree_bytes(train) + 16 * memory.tree_bytes(params)
     leaves = len(jax.tree_util.tree_leaves(params))
@@ -125,7 +125,7 @@ class SweepResult(NamedTuple):
         return save(self, path)
 
 
-TRAJECTORY_FIELDS = ("step", "loss", "threshold", "sharpness", "trace")
+TRAJECTORY_FIELDS = ("step", "loss", "threshold", "sharpness", "trace", "rises")
 
 
 def run_sweep(
@@ -150,18 +150,18 @@ def run_sweep(
         flows = flow.peak_sharpness(model, seeds, flow_time(config), on_flow) if config.flow else None
         parts = [run(lrs, member_seeds, 0)]
         for r in range(1, config.refine + 1):
-            located = _locate(_concat(parts)[0], config, predicted)
-            new = transition.refinement_lrs([s["kink"] for s in located["per_seed"]], config.refine_points)
-            lrs = np.concatenate(new)
-            if not len(lrs):
+            so_far, _, initial = _concat(parts)
+            located = _locate(so_far, initial, model, config, predicted, resamples=0)
+            new = transition.refinement_lrs(so_far["lr"], located["fit"], config.refine_points)
+            if not len(new):
                 break
-            member_seeds = np.concatenate([np.full(len(x), s) for s, x in zip(seeds, new)])
+            lrs, member_seeds = np.repeat(new, len(seeds)), np.tile(seeds, len(new))
             parts.append(run(lrs, member_seeds, r))
     summary, trajectories, initial = _concat(parts)
     order = np.lexsort((summary["seed"], summary["lr"]))
     summary = {k: v[order] for k, v in summary.items()}
     trajectories = {k: v[order] for k, v in trajectories.items()}
-    located = _locate(summary, config, predicted)
+    located = _locate(summary, initial, model, config, predicted)
     theory_block = _theory(model, initial, flows)
     _add_theory_columns(model, summary, initial)
     meta = provenance("float64" if config.x64 else "float32", time.perf_counter() - start)
@@ -273,7 +273,7 @@ def _chunk_arrays(tr: engine.Trajectories, lrs, seeds, round_index, horizons) ->
         "final_threshold": tr.threshold[rows, last],
     }
     summary["edge_ratio_max"] = summary["max_sharpness"] * summary["lr"] / 2.0
-    summary.update(regime.measure(tr.step, tr.loss, tr.sharpness, tr.stride, horizons, summary["lr"]))
+    summary.update(regime.measure(tr.step, tr.loss, tr.sharpness, tr.stride, horizons, summary["lr"], tr.rises))
     summary["status"] = member_status(tr)
     summary.update(tr.observables)
     arrays = {f"summary/{k}": np.asarray(v) for k, v in summary.items()}
@@ -328,7 +328,7 @@ def _part_from_arrays(arrays: dict, params_def) -> dict:
 
 def _pad_records(parts, name):
     width = max(p["trajectories"]["step"].shape[1] for p in parts)
-    fill = -1 if name == "step" else np.nan
+    fill = -1 if name in ("step", "rises") else np.nan
     pad = lambda a: np.pad(a, ((0, 0), (0, width - a.shape[1])) + ((0, 0),) * (a.ndim - 2), constant_values=fill)
     return np.concatenate([pad(p["trajectories"][name]) for p in parts])
 
@@ -350,9 +350,9 @@ def _concat(parts):
     return whole["summary"], whole["trajectories"], whole["initial"]
 
 
-def _locate(summary, config, predicted):
+def _locate(summary, initial, model, config, predicted, resamples=None):
     """Classify every row (columns departed, regime), then locate η* and the verdict; summary is
-    updated in place."""
+    updated in place. resamples = 0 skips the intervals (a refinement round needs only the kink)."""
     summary["departed"] = transition.departed_rows(
         summary["lr"], summary["seed"], summary["final_threshold"], config.margin
     )
@@ -365,6 +365,9 @@ def _locate(summary, config, predicted):
         predicted,
         config.margin,
         moved=summary["departed"],
+        initial=[float(model.threshold(_seed_params(initial, s))) for s in np.unique(summary["seed"])],
+        scale=model.theory.threshold_scale,
+        **({} if resamples is None else {"resamples": resamples}),
     )
 
 

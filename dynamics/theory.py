@@ -24,6 +24,14 @@ def threshold_lr_closed_form(d: int, sigma: float = 1.0) -> float:
     return 8.0 * math.pi / (sigma**2 * d**2)
 
 
+def linear_rule_accuracy(d: int, lam: float, sigma: float = 1.0) -> float:
+    """Test accuracy of the linear rule sign(Σ_i x_i): Σ_i x_i = λy + N(0, dσ²), so Φ(λ/(σ√d)).  THEORY.md §1.1.
+
+    A network that beats it by a margin at the smallest η has learned a threshold by gradient flow alone.
+    """
+    return float(norm.cdf(lam / (sigma * math.sqrt(d))))
+
+
 def mean_sharpness(d: int, b: float, sigma: float = 1.0) -> float:
     """Sharpness of the mean model at A = 0: ℓ_sym''(0)·2·(dσ g(b/σ))² = (dσ g(b/σ))²/2.  THEORY.md §1.3."""
     return 0.5 * (d * sigma * gaussian_relu_mean(b / sigma)) ** 2
@@ -91,4 +99,12 @@ def mean_model_theory(spec):
         bias = below(p) if lr <= eta else mean_bias_above(spec.d, lr, spec.sigma)
         return {"theory_mean_model_final_bias": bias}
 
-    return Theory(eta, "8π/(σ²d²)", per_seed=lambda p: {"mean_model_bias_below": below(p)}, columns=columns)
+    return Theory(
+        eta,
+        "8π/(σ²d²)",
+        constants={"linear_rule_accuracy": linear_rule_accuracy(spec.d, spec.lam, spec.sigma)},
+        per_seed=lambda p: {"mean_model_bias_below": below(p)},
+        columns=columns,
+        # A threshold neuron filters the noise: b is learned once it is a sizeable fraction of σ.
+        threshold_scale=spec.sigma,
+    )

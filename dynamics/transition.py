@@ -1,16 +1,16 @@
 """Locating the critical step size η* in a sweep, one seed at a time, and what it amounts to.
 
-η* is the knot of a local hinge fit to the seed's final threshold variable v(η) (kink.py: the
-slopes before and after it give the transition's sharpness), started at the model's prediction
-and moved to where the data put the kink; the verdict (verdict.py) says whether that is a sharp
-transition, a crossover, or nothing the grid can tell.
+η* is the knot of a local hinge fit to the seeds' mean final threshold variable v̄(η) (kink.py,
+pooled.py: the slopes before and after it give the transition's sharpness, a bootstrap over seeds
+their intervals), started at the model's prediction and moved to where the data put the kink; the
+verdict (verdict.py) says whether that is a sharp transition, a crossover, a kink that gradient flow
+already makes (the premise fails), or something more seeds or a finer grid must decide.
 
 Beside it, two readings kept for comparison:
 - "departure": walking up the grid, the first value that leaves the straight line through the values
   before it by more than margin · max(1, |value at the smallest η|). It is a low-side onset on a sharp
   transition and moves with the grid on a crossover; runs off the trend are labelled off_trend.
-- "eos": the smallest η whose run holds the edge of stability (regime.py: sharpness reached 2/η and
-  held within 10 % of it for a tenth of the run).
+- "eos": the smallest η whose run holds the edge of stability (regime.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from . import kink, regime, verdict
+from . import kink, pooled, regime, verdict
 
 
 def _bracket(lrs: np.ndarray, flags: np.ndarray) -> dict:
@@ -74,18 +74,30 @@ def start_of(lrs, prediction: float | None, departure: dict) -> float:
 
 
 def locate(
-    lrs, seeds, final_threshold, regimes, prediction: float | None = None, margin: float = 0.03, moved=None
+    lrs,
+    seeds,
+    final_threshold,
+    regimes,
+    prediction: float | None = None,
+    margin: float = 0.03,
+    moved=None,
+    initial=None,
+    scale: float | None = None,
+    resamples: int = pooled.RESAMPLES,
 ) -> dict:
-    """η* per seed by the kink of the threshold variable (kink.fit), with the verdict and the
-    transition's sharpness; the trend departure and the edge-of-stability onset beside it.
+    """η* as the kink of the seeds' mean curve of the threshold variable (pooled.py), with its
+    sharpness, the premise and the verdict, each with an interval over seeds; per seed, its own kink
+    fit, the trend departure and the edge-of-stability onset beside them.
 
     regimes: per row (regime.classify); rows whose regime says nothing about the curve
-    (regime.NOT_ON_CURVE) are left out of the kink fit. moved: departed_rows(...) where the caller
-    has it already (computed here otherwise).
+    (regime.NOT_ON_CURVE) are left out of the fits. moved: departed_rows(...) where the caller
+    has it already (computed here otherwise). initial: the threshold variable at initialisation, one
+    per seed in np.unique(seeds) order; scale: the model's Theory.threshold_scale (the premise is
+    measured only with both).
     """
     lrs, seeds = np.asarray(lrs, float), np.asarray(seeds)
     final_threshold, regimes = np.asarray(final_threshold, float), np.asarray(regimes)
-    at_eos = regimes == "edge_of_stability"
+    at_eos = np.isin(regimes, regime.AT_EDGE)
     on_curve = ~np.isin(regimes, regime.NOT_ON_CURVE)
     moved = departed_rows(lrs, seeds, final_threshold, margin) if moved is None else np.asarray(moved, bool)
     per_seed = []
@@ -100,18 +112,39 @@ def locate(
     for s in per_seed:
         rows = (seeds == s["seed"]) & on_curve
         s["kink"] = kink.fit(lrs[rows], final_threshold[rows], start)
-    fits = [s["kink"] for s in per_seed]
-    fitted = [f for f in fits if f["status"] == "fitted"]
-    ratios = [f["ratio"] for f in fitted]
+    v0 = np.zeros(len(per_seed)) if initial is None else np.asarray(initial, float)
+    scale = None if initial is None else scale
+    measured = pooled.measure_with_intervals(lrs, seeds, final_threshold, on_curve, v0, start, scale, resamples)
+    fit = measured["fit"]
+    knots = [s["kink"]["knot"] for s in per_seed if s["kink"]["status"] == "fitted"]
     return {
-        **verdict.decide(lrs, seeds, regimes, moved, fits, prediction),
+        **verdict.decide(lrs, seeds, regimes, moved, measured, prediction),
         "sharpness": {
-            "median": float(np.median(ratios)) if ratios else math.nan,
-            "per_seed": [f["ratio"] for f in fits],
+            **measured["ratio"],
+            "per_seed": [s["kink"]["ratio"] for s in per_seed],
             "sharp_from": verdict.SHARP_RATIO,
-            "definition": "slope of the threshold variable after the kink over the slope before (hinge fit)",
+            "definition": "slope of the seeds' mean threshold variable after the kink over the slope before "
+            "(hinge fit over [η*/2, 2η*])",
         },
-        "estimate": _kinks(fits),
+        "premise": {
+            **measured["flow"],
+            "measured": bool(measured["flow_measured"]),
+            "cut": verdict.PREMISE_LEVEL,
+            "gradient_flow_value": measured["smallest"],
+            "scale": scale,
+            "definition": "|mean threshold variable at the smallest step size (gradient-flow-like) − its initial "
+            "value| over the model's threshold scale",
+        },
+        "estimate": {
+            **_with_resolution(measured["knot"], fit),
+            "bracket": [fit["lo"], fit["hi"]],
+            "coarse": bool(fit["status"] == "fitted" and fit["hi"] > COARSE * fit["lo"]),
+            "per_seed_min": min(knots) if knots else math.nan,
+            "per_seed_max": max(knots) if knots else math.nan,
+            "seeds": len(per_seed),
+        },
+        "fit": fit,
+        "interval": f"{100 * pooled.LEVEL:.0f} % percentile bootstrap over seeds ({pooled.RESAMPLES} resamples)",
         "start": start,
         "margin": margin,
         "per_seed": per_seed,
@@ -120,10 +153,19 @@ def locate(
     }
 
 
-def _kinks(fits: list[dict]) -> dict:
-    """Median, spread and outer bracket of the fitted knots (`coarse` also when a seed has no fit)."""
-    out = summarise(fits, status="fitted", value="knot")
-    out["coarse"] = out["coarse"] or out["bracketed"] < len(fits)
+def _with_resolution(knot: dict, fit: dict) -> dict:
+    """The knot's interval over seeds widened by the grid's resolution: one grid spacing (the bracket
+    around the knot) on each side. A hinge fitted to a curve that is not exactly a hinge places its
+    knot within about a spacing of where a finer grid would (measured at d = 200: 3 seeds put it at
+    1.028 × 8π/d², 8 seeds at 0.990, on grids of spacing 0.10 and 0.05 × 8π/d²), and a few seeds can
+    agree by chance far more closely than that. With one seed the interval is the resolution alone."""
+    out = dict(knot)
+    if fit["status"] != "fitted":
+        return out
+    spacing = fit["hi"] - fit["lo"]
+    lo = knot["value"] if knot["lo"] is None else min(knot["lo"], knot["value"])
+    hi = knot["value"] if knot["hi"] is None else max(knot["hi"], knot["value"])
+    out.update(lo=lo - spacing, hi=hi + spacing, over_seeds=[knot["lo"], knot["hi"]], resolution=spacing)
     return out
 
 
@@ -170,13 +212,18 @@ def summarise(brackets: list[dict], status: str = "bracketed", value: str = "est
     }
 
 
-def refinement_lrs(brackets: list[dict], points: int) -> list[np.ndarray]:
-    """New step sizes strictly inside each seed's bracket (a kink fit's or a departure's; empty
-    where a seed has none)."""
-    out = []
-    for b in brackets:
-        if b["status"] not in ("bracketed", "fitted", "too_coarse") or not (b["lo"] < b["hi"]):
-            out.append(np.array([]))
-        else:
-            out.append(np.linspace(b["lo"], b["hi"], points + 2)[1:-1])
-    return out
+def refinement_lrs(lrs, fit: dict, points: int) -> np.ndarray:
+    """New step sizes around the kink of the mean curve, the same for every seed: `points` strictly
+    inside its bracket and one in the middle of each neighbouring grid interval, so that a kink
+    that sits one interval off is found there and the next round's bracket moves to it (empty
+    where there is no bracket)."""
+    if fit["status"] not in ("fitted", "too_coarse") or not (fit["lo"] < fit["hi"]):
+        return np.array([])
+    grid = np.unique(np.asarray(lrs, float))
+    below, above = grid[grid < fit["lo"]], grid[grid > fit["hi"]]
+    new = list(np.linspace(fit["lo"], fit["hi"], points + 2)[1:-1])
+    if len(below):
+        new.append((below[-1] + fit["lo"]) / 2)
+    if len(above):
+        new.append((above[0] + fit["hi"]) / 2)
+    return np.setdiff1d(np.array(sorted(new)), grid)

@@ -3,8 +3,8 @@
 Panels: the final threshold variable, the test accuracy (where the model has one) and the level
 the sharpness held (sharpness·η/2 ≈ 1 is the edge of stability), each per seed and as the median.
 The model's predictions are drawn as predictions (dashed: the closed form; dotted: gradient flow),
-and the sweep's verdict as what it is: only `sharp` draws a located η*; a crossover's bend and a
-too-coarse kink are shaded and labelled as such; `below_grid` and the others draw none.
+and the sweep's verdict as what it is: only `sharp` draws a located η* (with its interval over seeds);
+the kink of the other verdicts that have one is shaded and labelled as what it is.
 """
 
 from __future__ import annotations
@@ -59,18 +59,24 @@ def draw(sweep):
     return fig
 
 
+NOT_LOCATED = {
+    "crossover": "bend of a crossover (not a transition)",
+    "too_coarse": "kink, grid too coarse",
+    "premise_fails": "kink that gradient flow already makes",
+    "undecided": "kink, verdict undecided",
+}
+
+
 def _draw_verdict(ax, t):
+    """A located η* with its interval over seeds for `sharp`; the bracket of the kink, shaded and named
+    for what it is, for the verdicts that do not locate a transition."""
     est = t["estimate"]
+    if not np.isfinite(est["value"]):
+        return
     if t["verdict"] == "sharp":
-        ax.axvline(est["median"], color=style.PALETTE[3], lw=1.2, label=r"located $\eta^*$ (sharp)")
-        ax.axvspan(est["min"], est["max"], color=style.PALETTE[3], alpha=0.15, lw=0)
-    elif t["verdict"] in ("crossover", "too_coarse") and est["bracketed"]:
-        what = "bend of a crossover (not a transition)" if t["verdict"] == "crossover" else "kink, grid too coarse"
-        ax.axvspan(
-            est["min"],
-            est["max"] if est["max"] > est["min"] else est["min"] * 1.01,
-            color="0.6",
-            alpha=0.3,
-            lw=0,
-            label=what,
-        )
+        ax.axvline(est["value"], color=style.PALETTE[3], lw=1.2, label=r"located $\eta^*$ (sharp)")
+        if est["lo"] is not None:
+            ax.axvspan(est["lo"], max(est["hi"], est["lo"] * 1.002), color=style.PALETTE[3], alpha=0.15, lw=0)
+    elif t["verdict"] in NOT_LOCATED:
+        lo, hi = est["bracket"]
+        ax.axvspan(lo, hi if hi > lo else lo * 1.01, color="0.6", alpha=0.3, lw=0, label=NOT_LOCATED[t["verdict"]])

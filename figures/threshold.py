@@ -22,7 +22,7 @@ def draw(sweep):
     # Drawn as located only where the run's own verdict locates a transition (a crossover or a
     # too-coarse estimate is no η*); the verdict is printed in the title.
     t = sweep.transition
-    located = t["estimate"]["median"] if t["verdict"] == "sharp" else float("nan")
+    located = t["estimate"]["value"] if t["verdict"] == "sharp" else float("nan")
     for ax, column, label in ((ax_b, "final_bias", "final bias $b$"), (ax_a, "test_acc", "test accuracy")):
         lrs, mean, lo, hi = per_lr(sweep.summary, column)
         ax.fill_between(lrs, lo, hi, alpha=0.3, lw=0, color=style.PALETTE[0], label="range over seeds")
