@@ -432,8 +432,10 @@ def map_(
         except OSError as e:
             raise BadInput(f"--out {str(out)!r}: {e.strerror or e}") from None
     interrupts.say(
-        lambda word: f"{word}: {verdict_map.finished_cells(out)} finished cells kept in {out}/cells; "
-        f"finish with: eos map --resume {shlex.quote(str(out))}"
+        lambda word: (
+            f"{word}: {verdict_map.finished_cells(out)} finished cells kept in {out}/cells; "
+            f"finish with: eos map --resume {shlex.quote(str(out))}"
+        )
     )
     started = time.perf_counter()
 

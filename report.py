@@ -157,8 +157,7 @@ def _transition(result, model) -> list[str]:
         out.append(
             "  per seed: "
             + ", ".join(
-                f"{f['knot']:.4g} (×{f['ratio']:.3g})" if f["status"] == "fitted" else "too few points"
-                for f in fits
+                f"{f['knot']:.4g} (×{f['ratio']:.3g})" if f["status"] == "fitted" else "too few points" for f in fits
             )
             + f" (each seed's own hinge fit; the verdict uses the mean over the {len(fits)} seeds)"
         )
@@ -175,9 +174,11 @@ def _transition(result, model) -> list[str]:
                 f"; test accuracy there {np.median(s['test_acc'][smallest]):.3f} against the linear rule's "
                 f"{baseline:.3f}"
             )
+        scale = premise.get("scale")
         out.append(
-            f"premise: gradient flow (η = {s['lr'].min():.3g}) ends at {symbol} = {premise['gradient_flow_value']:.3g}, "
-            f"{_interval(premise, percent=True)} of the move at 2η*{acc}"
+            f"premise: gradient flow (η = {s['lr'].min():.3g}) ends at {symbol} = "
+            f"{premise['gradient_flow_value']:.3g}; "
+            f"|move| / scale {scale:g} = {_interval(premise)} (premise of [AB]: under {premise['cut']:g}){acc}"
         )
     out.append(f"edge of stability reached from η = {_fmt(t['eos'])}")
     predicted = []
@@ -200,9 +201,8 @@ def _transition(result, model) -> list[str]:
         out.append(f"predicted η*: {';  '.join(predicted)}")
     if t["verdict"] == "sharp" and "closed_form" in th:
         ratio = {k: est[k] / th["closed_form"] for k in ("value", "lo", "hi")}
-        out.append(
-            f"  located / predicted: {ratio['value']:.3g} ({ratio['lo']:.3g}–{ratio['hi']:.3g}) × {model.theory.formula}"
-        )
+        interval = f"{ratio['lo']:.3g}–{ratio['hi']:.3g}"
+        out.append(f"  located / predicted: {ratio['value']:.3g} ({interval}) × {model.theory.formula}")
     out.append(
         f"diagnostic, not a prediction of η*: 2/λ of the initial Hessian {th['initial_hessian']['median']:.4g} "
         f"(the sharpness at initialisation, before training has moved the parameters)"

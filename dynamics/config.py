@@ -6,9 +6,9 @@ command line answers help and bad input at once; a field with a "help" is an opt
 from __future__ import annotations
 
 import ast
-import shlex
 import dataclasses
 import math
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 

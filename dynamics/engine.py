@@ -605,9 +605,7 @@ def run(
         pool, loss, thr, lam = dev.advance(pool, steps, None if progress is None else partly)
         computed += dev.slots * steps
         t_h, div_h, loss_h, ((thr_h, trace_h), rise_h), lam_h = _to_host((pool.t, pool.div, loss, thr, lam))
-        done_steps += rec.write(
-            members, t_h[live], loss_h[live], thr_h[live], trace_h[live], lam_h[live], rise_h[live]
-        )
+        done_steps += rec.write(members, t_h[live], loss_h[live], thr_h[live], trace_h[live], lam_h[live], rise_h[live])
         finished = live[(t_h[live] >= horizons[members]) | (div_h[live] >= 0)]
         if len(finished):
             host_params = _to_host(pool.params)

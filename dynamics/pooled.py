@@ -25,7 +25,6 @@ on the relu network (σ = 1, λ = 3, 8 seeds, default grid): 4.9 at d = 20, 10 a
 from __future__ import annotations
 
 import math
-
 import warnings
 
 import numpy as np

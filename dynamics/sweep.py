@@ -65,7 +65,7 @@ def footprint(config: SweepConfig) -> dict[str, int]:
     ValueError when a size overflows the engine's int32 step counter or the model's indices.
     """
     dtype = jnp.float64 if config.x64 else jnp.float32
-    members = (len(config.lrs) + config.refine * config.refine_points) * config.seeds
+    members = (len(config.lrs) + config.refine * (config.refine_points + 2)) * config.seeds  # transition.refinement_lrs
     # Before any array of the members' size exists: their host rows (summary, records, schedule).
     memory.require({"members": members * HOST_BYTES_PER_MEMBER}, f"this sweep ({members} runs)")
     horizons = config.horizons(config.lrs)

@@ -89,7 +89,9 @@ class MapConfig:
 
 
 def cell_name(values: dict) -> str:
-    return "-".join(f"{name}{value:g}" if isinstance(value, float) else f"{name}{value}" for name, value in values.items())
+    return "-".join(
+        f"{name}{value:g}" if isinstance(value, float) else f"{name}{value}" for name, value in values.items()
+    )
 
 
 def cell_config(config: MapConfig, values: dict, predicted: Callable[[ModelSpec], float | None]) -> SweepConfig:

@@ -19,7 +19,12 @@ def draw(sweeps: dict):
     lo = np.array([e["lo"] if ok and e["lo"] is not None else np.nan for e, ok in zip(est, sharp)])
     hi = np.array([e["hi"] if ok and e["hi"] is not None else np.nan for e, ok in zip(est, sharp)])
     ax_l.errorbar(
-        ds, med, yerr=[med - lo, hi - med], fmt="o", color=style.PALETTE[0], label=r"located $\eta^*$ (95 % interval over seeds)"
+        ds,
+        med,
+        yerr=[med - lo, hi - med],
+        fmt="o",
+        color=style.PALETTE[0],
+        label=r"located $\eta^*$ (95 % interval over seeds)",
     )
     grid = np.geomspace(ds.min() * 0.8, ds.max() * 1.25, 50)
     ax_l.loglog(grid, 8 * np.pi / grid**2, "--", color="k", lw=0.8, label=r"$8\pi/d^2$")

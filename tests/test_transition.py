@@ -22,11 +22,13 @@ def test_departure_bracket_and_estimate_on_a_synthetic_sweep():
     assert out["departure"]["min"] <= out["departure"]["median"] <= out["departure"]["max"]
 
 
-def test_refinement_points_lie_strictly_inside_the_bracket():
-    b = {"status": "fitted", "lo": 0.2, "hi": 0.3}
-    (new,), (none,) = transition.refinement_lrs([b], 3), transition.refinement_lrs([{"status": "above_grid"}], 3)
-    assert len(new) == 3 and (new > 0.2).all() and (new < 0.3).all()
-    assert len(none) == 0
+def test_refinement_fills_the_bracket_and_probes_both_neighbouring_intervals():
+    grid = np.array([0.1, 0.2, 0.3, 0.4])
+    new = transition.refinement_lrs(grid, {"status": "fitted", "lo": 0.2, "hi": 0.3}, 3)
+    inside = new[(new > 0.2) & (new < 0.3)]
+    assert len(inside) == 3
+    np.testing.assert_allclose(sorted(set(new) - set(inside)), [0.15, 0.35])  # a kink one interval off is found
+    assert len(transition.refinement_lrs(grid, {"status": "above_grid", "lo": 0.4, "hi": math.inf}, 3)) == 0
 
 
 def test_a_linear_drift_below_the_threshold_is_not_a_departure_but_a_kink_is():
@@ -70,14 +72,15 @@ def sweep(curve, grid=GRID, seeds=3, regimes=None, noise=0.0):
 def test_a_step_is_a_sharp_transition_located_at_its_kink():
     out = sweep(step)
     assert out["verdict"] == "sharp", out["reason"]
-    assert abs(out["estimate"]["median"] - 1.0) < 0.05, out["estimate"]
-    assert out["sharpness"]["median"] >= verdict.SHARP_RATIO
+    assert abs(out["estimate"]["value"] - 1.0) < 0.05, out["estimate"]
+    assert out["estimate"]["lo"] <= 1.0 <= out["estimate"]["hi"]
+    assert out["sharpness"]["lo"] >= verdict.SHARP_RATIO
 
 
 def test_a_smooth_bend_is_a_crossover_not_a_transition():
     out = sweep(bend)
     assert out["verdict"] == "crossover", out["reason"]
-    assert 1.0 < out["sharpness"]["median"] < verdict.SHARP_RATIO
+    assert 1.0 < out["sharpness"]["value"] <= out["sharpness"]["hi"] < verdict.SHARP_RATIO
 
 
 def test_a_straight_line_with_no_regime_change_is_no_change_or_above_grid():
@@ -104,9 +107,9 @@ def test_refining_inside_the_brackets_keeps_the_estimate_near_them(curve, spacin
     crossover (a knot of a smooth curve, not a located transition) within two grid spacings."""
     grid = np.linspace(0.2, 5.0, 25)
     before = sweep(curve, grid=grid, seeds=1)
-    b = before["per_seed"][0]["kink"]
-    finer = np.union1d(grid, transition.refinement_lrs([b], 4)[0])
-    after = sweep(curve, grid=finer, seeds=1)["estimate"]["median"]
+    b = before["fit"]
+    finer = np.union1d(grid, transition.refinement_lrs(grid, b, 4))
+    after = sweep(curve, grid=finer, seeds=1)["estimate"]["value"]
     slack = (spacings - 1) * (grid[1] - grid[0])
     assert b["lo"] - slack <= after <= b["hi"] + slack, (b, after)
 
@@ -128,18 +131,21 @@ def test_silent_and_diverged_runs_are_left_out_of_the_kink_fit():
     v_with_collapse = np.where(lrs > 4.0, -8.0, v)
     regimes = np.where(lrs > 4.0, "silent", np.where(lrs > 1.0, "edge_of_stability", "gradient_flow"))
     out = transition.locate(lrs, np.zeros(len(lrs), int), v_with_collapse, regimes, prediction=1.0)
-    assert out["verdict"] == "sharp" and abs(out["estimate"]["median"] - 1.0) < 0.05, out["estimate"]
+    assert out["verdict"] == "sharp" and abs(out["estimate"]["value"] - 1.0) < 0.05, out["estimate"]
 
 
 # Regime rules on recorded trajectories (records every `stride` steps; r = sharpness·η/2).
 
 
-def records(r_values, loss=None, stride=1):
+def records(r_values, loss=None, stride=1, rises=None):
+    """One run's records; rises: the records (indices) after which the engine counted a loss rise."""
     r = np.asarray(r_values, float)[None, :]
     steps = (np.arange(r.shape[1]) * stride)[None, :]
     loss = np.linspace(1.0, 0.5, r.shape[1])[None, :] ** 0.1 if loss is None else np.asarray(loss, float)[None, :]
     horizon = int(steps.max())
-    return steps, loss, r * 2.0, stride, np.array([horizon]), np.array([1.0])  # η = 1: sharpness = 2r
+    counted = np.zeros_like(steps)
+    counted[0, list(rises or [])] = 1
+    return steps, loss, r * 2.0, stride, np.array([horizon]), np.array([1.0]), counted  # η = 1: sharpness = 2r
 
 
 def classify_one(measured, departed=False, **extra):
@@ -155,18 +161,26 @@ def test_sharpness_past_two_over_eta_only_at_the_start_is_the_initial_instabilit
     assert classify_one(m) == "gradient_flow"
 
 
-def test_a_later_excursion_past_two_over_eta_that_falls_back_is_a_catapult():
+def test_a_loss_that_rose_after_the_start_and_fell_back_is_a_catapult_and_a_peak_alone_is_not():
     r = np.r_[np.full(20, 0.5), 1.6, 1.2, np.full(78, 0.4)]
-    m = regime.measure(*records(r))
-    assert not m["initial_instability"][0]
+    m = regime.measure(*records(r, rises=[21, 22]))
+    assert not m["initial_instability"][0] and m["loss_rises"][0] == 2
     assert classify_one(m, departed=True) == "catapult"
+    # The same sharpness with a loss that never rose: a record's peak is no instability (records can
+    # miss or catch a brief peak depending on the stride; the loss is counted at every step).
+    assert classify_one(regime.measure(*records(r)), departed=True) == "off_trend"
 
 
-def test_the_edge_of_stability_is_a_band_around_two_over_eta_not_a_floor():
-    held = np.r_[np.linspace(0.2, 1.0, 20), 0.97 + 0.03 * np.tile([1, -1], 40)]
-    assert classify_one(regime.measure(*records(held))) == "edge_of_stability"
+def test_the_edge_of_stability_is_a_band_around_two_over_eta_held_to_the_end_or_transient():
+    oscillating = 0.97 + 0.03 * np.tile([1, -1], 40)
+    held = np.r_[np.linspace(0.2, 1.0, 20), oscillating]
+    rises = list(range(20, 100, 2))
+    assert classify_one(regime.measure(*records(held, rises=rises))) == "edge_of_stability"
+    left = np.r_[np.linspace(0.2, 1.0, 20), oscillating[:30], np.linspace(0.9, 0.3, 50)]  # an early phase
+    m = regime.measure(*records(left, rises=rises[:15]))
+    assert classify_one(m) == "eos_transient" and 0.2 < m["edge_share"][0] < 0.5
     above = np.r_[np.linspace(0.2, 2.0, 20), np.full(80, 2.0)]  # held at 2 × 2/η: past the edge, not at it
-    assert classify_one(regime.measure(*records(above))) == "above_edge"
+    assert classify_one(regime.measure(*records(above, rises=rises))) == "above_edge"
 
 
 def test_a_loss_still_falling_fast_at_the_horizon_is_unfinished():
