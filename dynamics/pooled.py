@@ -111,7 +111,7 @@ def measure_with_intervals(
 
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a degenerate resample (all seeds alike) warns; its interval is a point
-        ci = bootstrap(
+        replicates = bootstrap(
             (np.arange(table.shape[1]),),
             statistic,
             vectorized=False,
@@ -119,11 +119,14 @@ def measure_with_intervals(
             confidence_level=LEVEL,
             method="percentile",
             random_state=np.random.default_rng(0),  # the same sweep gives the same intervals, byte for byte
-        ).confidence_interval
+        ).bootstrap_distribution
+    tail = 100 * (1 - LEVEL) / 2
     for j, name in enumerate(names):
-        lo, hi = float(ci.low[j]), float(ci.high[j])
-        if math.isfinite(lo) and math.isfinite(hi):  # NaN: a resample's fit failed; no interval to give
-            out[name]["lo"], out[name]["hi"] = lo, hi
+        sample = np.asarray(replicates[j], float)
+        good = sample[np.isfinite(sample)]
+        out[name]["failed_resamples"] = int(len(sample) - len(good))  # a resample whose fit failed is left out
+        if len(good) >= 0.9 * len(sample):
+            out[name]["lo"], out[name]["hi"] = (float(v) for v in np.percentile(good, [tail, 100 - tail]))
         else:
             out[name]["failed"] = True
     return out
@@ -138,6 +141,6 @@ def interval_of(value: dict, kind: str = "plain") -> str:
         "plain": lambda v: f"{v:.4g}",
     }[kind]
     if value["lo"] is None:
-        why = "a resample's fit failed" if value.get("failed") else "one seed"
+        why = "over 10 % of the resamples failed to fit" if value.get("failed") else "one seed"
         return f"{form(value['value'])} ({why}: no interval)"
     return f"{form(value['value'])} ({100 * LEVEL:.0f} % over seeds: {form(value['lo'])}–{form(value['hi'])})"

@@ -58,8 +58,11 @@ def _at_smallest(lrs, seeds, regimes) -> dict[int, str]:
 
 
 def _range(value: dict) -> tuple[float, float]:
-    """The interval of a pooled measurement, or the value itself where it has none (one seed)."""
-    return (value["lo"], value["hi"]) if value["lo"] is not None else (value["value"], value["value"])
+    """The interval of a pooled measurement; the value itself for one seed (which has none); nothing
+    decided (−inf, inf) where too many resamples failed to give one."""
+    if value["lo"] is not None:
+        return value["lo"], value["hi"]
+    return (-math.inf, math.inf) if value.get("failed") else (value["value"], value["value"])
 
 
 def decide(lrs, seeds, regimes, departed, measured: dict, prediction: float | None) -> dict:
