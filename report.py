@@ -256,10 +256,10 @@ def verdict_map(result) -> list[str]:
         else (f(r[key]) if math.isfinite(r[key]) else "—")
     )
     times = lambda v: f"{v:.3g}"
-    share = lambda v: f"{100 * v:.0f}%"
+    level = lambda v: f"{v:.2f}"
     out = [
         " ".join(f"{SYMBOLS[n]:>6}" for n in names)
-        + f" {'verdict':>13} {'slope ratio ×':>22} {'flow share':>17} {'η*/prediction':>20} {'flow b':>7} {'wall':>6}"
+        + f" {'verdict':>13} {'slope ratio ×':>22} {'flow |move|/scale':>17} {'η*/prediction':>20} {'flow b':>7} {'wall':>6}"
     ]
     for r in result.rows:
         ratio = (
@@ -270,13 +270,14 @@ def verdict_map(result) -> list[str]:
         eta = span({"x": ratio[""], "x_lo": ratio["_lo"], "x_hi": ratio["_hi"]}, "x", lambda v: f"{v:.3f}")
         out.append(
             " ".join(f"{r[n]:>6g}" for n in names)
-            + f" {r['verdict']:>13} {span(r, 'sharpness', times):>22} {span(r, 'flow_share', share):>17} "
+            + f" {r['verdict']:>13} {span(r, 'sharpness', times):>22} {span(r, 'flow_level', level):>17} "
             f"{eta:>20} {r['flow_threshold']:>7.3f} {r['wall_s']:>5.1f}s"
         )
     seeds = result.rows[0]["seeds"] if result.rows else 0
     out.append(
-        f"(each cell a sweep of {seeds} seeds; [ ]: 95 % intervals from a bootstrap over seeds; flow share: the share "
-        f"of the threshold variable's move at 2η* that gradient flow already makes; flow b: at the smallest η)"
+        f"(each cell a sweep of {seeds} seeds; [ ]: 95 % intervals from a bootstrap over seeds; flow |move|/scale: how "
+        f"far gradient flow alone moves the threshold variable, over the model's scale for it (σ; the premise of "
+        f"[AB] needs under 0.5); flow b: at the smallest η)"
     )
     out += result.lines
     return out

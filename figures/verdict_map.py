@@ -32,8 +32,8 @@ def _cell_text(r: dict) -> str:
     if math.isfinite(r["sharpness"]):
         interval = f" [{r['sharpness_lo']:.3g}–{r['sharpness_hi']:.3g}]" if math.isfinite(r["sharpness_lo"]) else ""
         lines.append(f"×{r['sharpness']:.3g}{interval}")
-    if math.isfinite(r["flow_share"]):
-        lines.append(f"flow {100 * r['flow_share']:.0f} %")
+    if math.isfinite(r["flow_level"]):
+        lines.append(f"flow {r['flow_level']:.2f}")
     if math.isfinite(r["eta_star_over_prediction"]) and r["verdict"] == "sharp":
         lines.append(f"η*/pred {r['eta_star_over_prediction']:.2f}")
     return "\n".join(lines)
@@ -72,7 +72,7 @@ def draw(result):
     lo, hi, count = result.config.grid
     ax.set_title(
         f"{base.spec.model}: verdict per cell ({base.seeds} seeds; grid {lo:g}–{hi:g} × predicted η*, {count} points)\n"
-        "×: slope ratio at the kink [95 % over seeds]; flow: share of the move gradient flow already makes",
+        "×: slope ratio at the kink [95 % over seeds]; flow: gradient flow's own move over the threshold scale",
         fontsize=6,
     )
     return fig
