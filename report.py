@@ -259,7 +259,8 @@ def verdict_map(result) -> list[str]:
     level = lambda v: f"{v:.2f}"
     out = [
         " ".join(f"{SYMBOLS[n]:>6}" for n in names)
-        + f" {'verdict':>13} {'slope ratio ×':>22} {'flow |move|/scale':>17} {'η*/prediction':>20} {'flow b':>7} {'wall':>6}"
+        + f" {'verdict':>13} {'slope ratio ×':>22} {'flow |move|/scale':>17} {'η*/prediction':>20}"
+        + f" {'flow b':>7} {'wall':>6}"
     ]
     for r in result.rows:
         ratio = (
