@@ -34,7 +34,7 @@ def test_mean_model_located_threshold_scales_as_one_over_sigma_squared(sigma):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sigma", [2.0])  # at σ = 0.5 the relu bias does not move (benchmarks/threshold_table.txt)
+@pytest.mark.parametrize("sigma", [2.0])  # at σ = 0.5 the relu bias does not move
 def test_relu_located_threshold_scales_as_one_over_sigma_squared(sigma):
     base, _ = located("relu", 200, 1.0, seeds=2, n=300)
     other, _ = located("relu", 200, sigma, seeds=2, n=300)
