@@ -23,6 +23,7 @@ import numpy as np
 import typer
 
 from eos import interrupts, report
+from eos.clock import TooLong, duration, time_limit
 
 # The configs load without JAX, SciPy or cvxpy: help, --version and bad input answer at once.
 from eos.dynamics.config import EngineConfig, ModelSpec, SweepConfig
@@ -179,27 +180,28 @@ def parse_range(text: str, name: str, log: bool, default_count: int, integer: bo
 
 @contextmanager
 def progress_bar(label: str):
-    """A callback (stage, done, total) drawing a progress bar on stderr."""
+    """A callback (stage, done, total, left) drawing a progress bar on stderr, with the projected
+    seconds `left` (clock.time_limit's) where known."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
         TimeElapsedColumn(),
-        TextColumn("left"),
-        TimeRemainingColumn(),
+        TextColumn("{task.fields[left]}"),
         console=Console(stderr=True),
         transient=True,
     ) as bar:
         tasks: dict[str, int] = {}
 
-        def update(stage: str, done: int, total: int):
+        def update(stage: str, done: float, total: float, left: float | None = None):
             interrupts.check()  # the long loops' safe point for a signal
+            text = f"about {duration(left)} left" if left is not None else ""
             if stage not in tasks:
-                tasks[stage] = bar.add_task(f"{label} {stage}", total=total)
-            bar.update(tasks[stage], completed=done, total=total)
+                tasks[stage] = bar.add_task(f"{label} {stage}", total=total, left=text)
+            bar.update(tasks[stage], completed=done, total=total, left=text)
 
         yield update
 
@@ -337,7 +339,7 @@ def sweep(
     interrupts.say(lambda word: f"{word}: {_kept(out)} kept in {out}/chunks; finish with: eos sweep --resume {out}")
     try:
         with progress_bar("sweep") as update:
-            result, discarded = resumable.run_in(out, config, progress=time_limit(update, max_hours), lead=lead)
+            result, discarded = resumable.run_in(out, config, progress=time_limit(update, max_hours, _note), lead=lead)
         for key in discarded:
             typer.echo(
                 f"note: chunk {key} on disk could not be read (truncated or corrupted); "
@@ -356,7 +358,7 @@ def sweep(
             raise BadInput(str(e)) from None
         kept_text = f"; {kept} finished chunks kept: eos sweep --resume {out} --max-hours N" if kept else ""
         raise BadInput(
-            f"this sweep would take about {_duration(e.seconds)} ({e.sizes()}), over --max-hours "
+            f"this sweep would take about {duration(e.seconds)} ({e.sizes()}), over --max-hours "
             f"{max_hours:g}: raise --max-hours, or use fewer seeds, fewer or larger step sizes, or a shorter "
             f"--time{kept_text}"
         ) from None
@@ -444,7 +446,7 @@ def map_(
 
     def on_cell(i, total, values, row):
         spent = time.perf_counter() - started
-        left = "" if i + 1 == total else f"; about {_duration(spent / (i + 1) * (total - i - 1))} left"
+        left = "" if i + 1 == total else f"; about {duration(spent / (i + 1) * (total - i - 1))} left"
         where = ", ".join(f"{verdict_map.SYMBOLS[k]} = {v:g}" for k, v in values.items())
         typer.echo(f"cell {i + 1}/{total} ({where}): {row['verdict']}{left}", err=True)
 
@@ -452,7 +454,7 @@ def map_(
         result = verdict_map.run_in(out, config, run_cell, _predicted_or_none, on_cell)
     except TooLong as e:
         raise BadInput(
-            f"a cell would take about {_duration(e.seconds)} ({e.sizes()}), over --max-hours {max_hours:g}; "
+            f"a cell would take about {duration(e.seconds)} ({e.sizes()}), over --max-hours {max_hours:g}; "
             f"{verdict_map.finished_cells(out)} finished cells kept: eos map --resume {shlex.quote(str(out))}"
         ) from None
     unwritten = write_overview(result, out, "verdict_map", name="map.png")
@@ -506,7 +508,7 @@ def _map_cell(directory: Path, config, max_hours: float):
     elif resumable.pending_config(directory) != config:
         raise BadInput(f"{str(directory)!r} holds another sweep than this map's cell; start a new map")
     with progress_bar(f"map {directory.name}") as update:
-        result, _ = resumable.run_in(directory, config, progress=time_limit(update, max_hours))
+        result, _ = resumable.run_in(directory, config, progress=time_limit(update, max_hours, _note))
     return result
 
 
@@ -515,79 +517,6 @@ def _kept(out: Path) -> str:
 
     kept = kept_chunks(out)
     return f"{kept} finished chunk{'s' * (kept != 1)}"
-
-
-CALIBRATION_S = 3.0  # seconds a stage must have computed before its rate projects its time
-SAY_AFTER_S = 60.0  # a projection worth printing: more time left than this
-
-
-class TooLong(Exception):
-    def __init__(self, seconds: float, stage: str, total: int, rate: float):
-        super().__init__(seconds)
-        self.seconds, self.stage, self.total, self.rate = seconds, stage, total, rate
-
-    def sizes(self) -> str:
-        return f"{self.stage}: {self.total:,} {UNITS[self.stage.split()[0]]} at {rate_text(self.rate)} on this machine"
-
-
-# what each stage's progress counts (robustness training: n·d·width per network and step)
-UNITS = {
-    "grid": "member-steps",
-    "refine": "member-steps",
-    "gradient": "seeds",
-    "train": "n·d·width",
-    "bracket": "networks",
-}
-
-
-def time_limit(update, max_hours: float):
-    """The progress callback `update`, also projecting the time left, stage by stage: a stage's
-    rate is its progress over the time between its own reports (a compile between two stages
-    counts for neither), known once the stage has computed CALIBRATION_S seconds or finished.
-    Raises TooLong as soon as the time so far and what the known stages have left exceed
-    max_hours, and prints the projection once, where it is over a minute."""
-    start = time.perf_counter()
-    stages: dict[str, list] = {}  # stage -> [seconds, done at its first report, done, total]
-    last: dict = {"time": None, "stage": None, "said": False}
-
-    def report(stage, done, total):
-        update(stage, done, total)
-        now = time.perf_counter()
-        entry = stages.setdefault(stage, [0.0, done, done, total])
-        if last["stage"] == stage:
-            entry[0] += now - last["time"]
-        entry[2:] = [done, total]
-        last.update(time=now, stage=stage)
-        known = {
-            name: (seconds, (d - d0) / seconds, tot - d)
-            for name, (seconds, d0, d, tot) in stages.items()
-            # a rate needs a whole unit done (a seed of the flow reports fractions of one) or the stage finished
-            if d > d0 and seconds > 0 and ((seconds >= CALIBRATION_S and d - d0 >= 1) or d >= tot)
-        }
-        if stage not in known or known[stage][2] <= 0:
-            return
-        left = sum(remaining / rate for _, rate, remaining in known.values())
-        if now - start + left > max_hours * 3600:
-            _, rate, _ = known[stage]
-            raise TooLong(now - start + left, stage, int(total), rate)
-        if not last["said"] and left > SAY_AFTER_S:
-            last["said"] = True
-            unit = UNITS[stage.split()[0]]
-            rate = rate_text(known[stage][1])
-            typer.echo(f"note: about {_duration(left)} left ({stage}: {unit} at {rate})", err=True)
-
-    return report
-
-
-def rate_text(rate: float) -> str:
-    return f"{rate:,.0f} per second" if rate >= 10 else f"{rate:.2g} per second"
-
-
-def _duration(seconds: float) -> str:
-    for unit, size in (("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.3g} {unit}"
-    return f"{seconds:.0f} s"
 
 
 def _note(text: str | None) -> None:
@@ -700,10 +629,10 @@ def robustness(
         check_out(out)
     try:
         with progress_bar("robustness") as update:
-            result = run_robustness(config, progress=time_limit(update, max_hours))
+            result = run_robustness(config, progress=time_limit(update, max_hours, _note))
     except TooLong as e:
         raise BadInput(
-            f"this experiment would take about {_duration(e.seconds)} ({e.sizes()}), over --max-hours "
+            f"this experiment would take about {duration(e.seconds)} ({e.sizes()}), over --max-hours "
             f"{max_hours:g}: raise --max-hours, or use fewer seeds, widths, or smaller n and d"
         ) from None
     with interrupts.deferred():  # a few milliseconds: the result directory appears whole

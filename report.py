@@ -11,7 +11,7 @@ import numpy as np
 def robustness(result) -> list[str]:
     """Medians over seeds per row of the sweep, the fitted exponents and what they mean."""
     out: list[str] = []
-    s, cfg = result.summary, result.config
+    s = result.summary
     out.append(
         f"{'n':>5} {'d':>4} {'k':>5} {'p':>7} {'p/(nd)':>7} {'fits':>5} {'Lip lower':>9} {'lower by':>14} "
         f"{'Lip upper':>9} {'upper by':>8} {'floor':>6} {'√(nd/p)':>8} {'regime':>6} {'smoother':>8}"
@@ -34,31 +34,9 @@ def robustness(result) -> list[str]:
         )
     for i in np.flatnonzero(s["bracket"] != "ok"):
         out.append(f"  k = {s['width'][i]}, seed {s['seed'][i]}: bracket {s['bracket'][i]}")
-    fit = result.slope
-    law = fit["law"]
-    if fit["axis"] == "joint":
-        for kind in ("lower", "upper"):
-            parts = [f"{a} {fit[kind][a]['slope']:+.3f} ± {fit[kind][a]['stderr']:.3f}" for a in ("n", "d", "params")]
-            if math.isnan(fit[kind]["n"]["slope"]):
-                parts = [f"not fitted: {fit['rows']} fits inside the regime, too few for four numbers in n, d and p"]
-            out.append(f"exponents of Lip {kind}: " + ", ".join(parts).replace("params", "p"))
-        out.append(
-            f"  (one fit of log Lip = c + α log n + β log d + γ log p over the {fit['rows']} fits inside the regime; "
-            f"the law predicts n {law['n']:+.3f}, d {law['d']:+.3f}, p {law['params']:+.3f})"
-        )
-    else:
-        axis = {"params": "p", "n": "n", "d": "d"}[fit["axis"]]
-        for kind in ("lower", "upper"):
-            measured = (
-                f"{fit[kind]['slope']:+.3f} ± {fit[kind]['stderr']:.3f} ({fit[kind]['points']} fits inside the regime)"
-                if not math.isnan(fit[kind]["slope"])
-                else f"not fitted: {fit[kind]['points']} fits inside the regime, and a slope needs two values of {axis}"
-            )
-            out.append(f"exponent of Lip {kind} in {axis}: {measured}; the law predicts {law:+.3f}")
-        if cfg.vary == "d":
-            out.append(f"  (--vary d holds p = {int(s['params'][0])} fixed: p/(nd) falls as d grows)")
+    out += _exponents(result)
     for kind in ("lower", "upper"):
-        c = fit[f"collapse_{kind}"]
+        c = result.slope[f"collapse_{kind}"]
         out.append(
             f"collapse constant Lip {kind} / √(nd/p): {c['median']:.3f} (range {c['min']:.3f}–{c['max']:.3f}) "
             f"inside the regime"
@@ -66,18 +44,135 @@ def robustness(result) -> list[str]:
             else f"collapse constant Lip {kind} / √(nd/p): none (no fit inside the regime)"
         )
     out.append(
-        f"(medians over seeds; lower by: the most common; regime: n ≤ p ≤ {fit['regime']:g}·nd with √(nd/p) "
-        f"above the floor, the Lipschitz constant "
-        f"the data force on any fit with MSE ≤ σ² − ε; fits outside it are shown, not fitted; smoother: the search's "
-        f"criterion at the first fit over that at the smoothest; lower/upper rounded down/up)"
+        f"(medians over seeds; lower by: the most common; regime: n ≤ p ≤ {result.slope['regime']:g}·nd with √(nd/p) "
+        f"above the floor, the Lipschitz constant the data force on any fit with MSE ≤ σ² − ε; fits outside it "
+        f"are shown, not fitted; smoother: the search's criterion at the first fit over that at the smoothest; "
+        f"lower/upper rounded down/up)"
     )
-    if not result.meta["certified_applies"]:
-        out.append(
-            f"note: Theorem 3's certified bound (median {np.median(s['certified_bound']):.2e}) needs "
-            f"8⁴ log(8/δ) ≤ nε², which fails here (nε² = {cfg.n * cfg.eps**2:.3g}); it is in summary.csv "
-            f"for scale only"
-        )
+    out += _certified_note(result)
     return out
+
+
+SYMBOL = {"params": "p", "width": "k", "n": "n", "d": "d"}
+
+
+def _pm(entry: dict, digits: int = 3) -> str:
+    """slope ± its clustered error (or 'no error' where the design has too few datasets for one)."""
+    err = f" ± {entry['stderr']:.{digits}f}" if math.isfinite(entry["stderr"]) else " (no error: too few datasets)"
+    return f"{entry['slope']:+.{digits}f}{err}"
+
+
+def _exponents(result) -> list[str]:
+    """The fitted exponents with their clustered errors, each form beside its prediction, and a reading."""
+    from eos.robustness import fits
+
+    fit, s = result.slope, result.summary
+    unit = f"errors: one standard error clustered over the {fit['clusters']} datasets (n, d, seed) inside the regime"
+    if fit["axis"] != "joint":
+        return _one_axis(result, unit)
+    out = []
+    forms = (("BS", fit), ("BLN", fit["two_layer"]))
+    for kind in ("lower", "upper"):
+        out.append(f"exponents of Lip {kind} (one fit of log Lip over the {fit['rows']} fits inside the regime):")
+        for form, part in forms:
+            axes = fits.FORMS[form]
+            if math.isnan(part[kind][axes[0]]["slope"]):
+                out.append(f"  [{form}] not fitted: {fit['rows']} fits inside the regime, too few for four numbers")
+                continue
+            measured = ", ".join(f"{SYMBOL[a]} {_pm(part[kind][a])}" for a in axes)
+            law = ", ".join(f"{part['law'][a]:+.3f}" for a in axes)
+            out.append(f"  [{form}] {measured}   (law: {law})")
+    out.append(
+        f"  ({unit}; the naive ones, which count every network as independent, are on p "
+        f"± {fit['lower']['params']['naive_stderr']:.3f})"
+        if math.isfinite(fit["lower"]["params"]["slope"])
+        else f"  ({unit})"
+    )
+    out.append(_reading(fit, s))
+    return out
+
+
+def _reading(fit: dict, s: dict) -> str:
+    """Which form the measured d exponent supports, in one line, from the numbers."""
+    from eos.robustness import fits
+
+    d_bln, d_bs = fit["two_layer"]["lower"]["d"], fit["lower"]["d"]
+    if math.isnan(d_bln["slope"]) or not math.isfinite(d_bln["stderr"]):
+        return "reading: too few fits inside the regime to tell the two forms apart"
+    rows = fits.inside(s)
+    c = float(np.median((np.asarray(s["lip_lower"], float) / np.asarray(s["two_layer_scale"], float))[rows]))
+    if not fits.significant(d_bln):
+        return (
+            f"reading: at fixed width the constant does not depend on d (d {_pm(d_bln)} at fixed k): "
+            f"Lip ≈ {c:.2f}·√(n/k) [BLN]; the d of [BS] comes from p ≈ k·d"
+        )
+    off_bln, off_bs = abs(d_bln["slope"]) / d_bln["stderr"], abs(d_bs["slope"] - 0.5) / d_bs["stderr"]
+    if off_bs <= fits.SIGNIFICANT:
+        return f"reading: d enters beyond the width (d {_pm(d_bln)} at fixed k, {_pm(d_bs)} at fixed p): the [BS] form"
+    nearer = f"[BLN]'s 0 at fixed k (Lip ≈ {c:.2f}·√(n/k))" if off_bln < off_bs else "[BS]'s +½ at fixed p"
+    return (
+        f"reading: neither form's d exponent within {fits.SIGNIFICANT:g} errors (d {_pm(d_bln)} at fixed k: "
+        f"{off_bln:.1f} errors from 0; {_pm(d_bs)} at fixed p: {off_bs:.1f} from +½); nearer {nearer}"
+    )
+
+
+def _one_axis(result, unit: str) -> list[str]:
+    """A one-axis design: the exponent it can measure, the law's drift along it, and what left the regime."""
+    from eos.robustness import fits
+
+    fit, cfg = result.slope, result.config
+    axis = SYMBOL[fit["axis"]]
+    held = {"params": f"n = {cfg.n}, d = {cfg.d}", "n": f"k = {cfg.widths[0]}, d = {cfg.d}", "d": f"p, n = {cfg.n}"}
+    what = {
+        "params": "the p exponent at fixed n and d (a width sweep: [BS]'s p and [BLN]'s k, both −½)",
+        "n": "the n exponent at a fixed width (both forms: +½)",
+        "d": "the d exponent at fixed p (k falls as d grows: both forms +½; it cannot tell them apart)",
+    }[fit["axis"]]
+    out = [f"this design measures {what}, with {held[fit['axis']]} held"]
+    for kind in ("lower", "upper"):
+        entry = fit[kind]
+        measured = (
+            f"{_pm(entry)} ({entry['points']} fits inside the regime)"
+            if not math.isnan(entry["slope"])
+            else f"not fitted: {entry['points']} fits inside the regime, and a slope needs two values of {axis}"
+        )
+        out.append(f"exponent of Lip {kind} in {axis}: {measured}; the law predicts {fit['law']:+.3f}")
+    out.append(f"  ({unit})")
+    drift = fit["drift"]
+    if not math.isnan(drift["slope"]):
+        verdict = (
+            f"the law's constant drifts along {axis}, so the exponent above is not the law's alone"
+            if fits.significant(drift)
+            else "no drift within its error: the law's constant holds along the design"
+        )
+        out.append(f"collapse constant Lip lower / √(nd/p) ∝ {axis}^({_pm(drift)}) inside the regime: {verdict}")
+    gone = fit["outside"]
+    if gone["fits"]:
+        where = ", ".join(str(v) for v in gone["values"])
+        out.append(
+            f"{gone['fits']} of {gone['of']} fits lie outside the regime (at {axis} = {where}): shown, not fitted"
+        )
+    if cfg.vary == "d":
+        out.append(f"  (--vary d holds p = {int(result.summary['params'][0])} fixed: p/(nd) falls as d grows)")
+    return out
+
+
+def _certified_note(result) -> list[str]:
+    """Theorem 3's sample-size condition, checked at each cell's own n."""
+    from eos.robustness import theory
+
+    s, cfg = result.summary, result.config
+    ns = sorted({int(n) for n in s["n"]})
+    failing = [n for n in ns if not theory.certified_applies(n, cfg.eps, cfg.delta)]
+    if not failing:
+        return []
+    span = lambda v: f"{v[0]:g}" if len(v) == 1 or v[0] == v[-1] else f"{v[0]:g}–{v[-1]:g}"
+    where = "at every n here" if len(failing) == len(ns) else f"at n = {', '.join(map(str, failing))}"
+    return [
+        f"note: Theorem 3's certified bound (median {np.median(s['certified_bound']):.2e}) needs "
+        f"8⁴ log(8/δ) ≤ nε², which fails {where} (nε² = {span([n * cfg.eps**2 for n in failing])}); "
+        f"it is in summary.csv for scale only"
+    ]
 
 
 def sweep(result) -> list[str]:

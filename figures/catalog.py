@@ -109,7 +109,8 @@ def _phase(quick):
 
 def _robustness(quick):
     cfg = (
-        RobustnessConfig(design_n=(100, 200), design_d=(25, 50), widths=(2, 4, 8, 16), seeds=1, steps=500)
+        # the smallest design with a fit: six datasets inside the regime n ≤ p ≤ 0.035·nd (d ≥ 100)
+        RobustnessConfig(design_n=(100, 200, 400), design_d=(100, 200), design_k=(2, 4, 8), seeds=2, steps=500)
         if quick
         else RobustnessConfig()
     )

@@ -13,6 +13,8 @@ def _rounded(x: float, digits: int, rounding) -> str:
     if x == 0:
         return "0"
     exact = Decimal(x)  # the float's exact binary value: no rounding before ours
+    if abs(exact.adjusted()) < 7:  # printed in full: every integer digit shown is a true one, never a pad
+        digits = max(digits, exact.adjusted() + 1)
     step = Decimal(1).scaleb(exact.adjusted() - digits + 1)
     value = exact.quantize(step, rounding=rounding).normalize()
     return f"{value:f}" if abs(exact.adjusted()) < 7 else f"{value:e}"

@@ -44,6 +44,7 @@ COLUMNS = {
         "k ≤ d: the best pattern a bit-flip search reaches (a lower bound)",
     ),
     "law_scale": ("prediction", "label / input", "√(nd/p), the law's scale (up to a constant)"),
+    "two_layer_scale": ("prediction", "label / input", "√(n/k), the two-layer law's scale [BLN] (up to a constant)"),
     "certified_bound": ("prediction", "label / input", "Bubeck & Sellke Theorem 3's certified lower bound"),
 }
 

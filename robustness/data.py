@@ -9,30 +9,36 @@ from __future__ import annotations
 
 import math
 
-import jax
-import jax.numpy as jnp
+import numpy as np
 
 from .config import INPUTS, LABELS, noise_level  # noqa: F401  (kept importable here)
 
 
-def inputs(key, n: int, d: int, kind: str = "gaussian", dtype=jnp.float32):
-    """(n, d) inputs: N(0, I/d) or uniform on the unit sphere S^{d−1}."""
-    z = jax.random.normal(key, (n, d), dtype)
+def streams(seed: int, n: int, d: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """The random streams of dataset (n, d, seed): (points and labels, initialisations). Every dataset
+    has its own, so datasets are independent (the unit robustness/fits.py counts). NumPy's generators
+    draw at once, where a compiled JAX draw costs seconds of compilation per shape on a CPU."""
+    data, init = np.random.SeedSequence([seed, n, d]).spawn(2)
+    return np.random.default_rng(data), np.random.default_rng(init)
+
+
+def inputs(rng: np.random.Generator, n: int, d: int, kind: str = "gaussian") -> np.ndarray:
+    """(n, d) float32 inputs: N(0, I/d) or uniform on the unit sphere S^{d−1}."""
+    z = rng.standard_normal((n, d))
     if kind == "gaussian":
-        return z / math.sqrt(d)
+        return (z / math.sqrt(d)).astype(np.float32)
     if kind == "sphere":
-        return z / jnp.linalg.norm(z, axis=1, keepdims=True)
+        return (z / np.linalg.norm(z, axis=1, keepdims=True)).astype(np.float32)
     raise ValueError(f"unknown input distribution {kind!r} (choose from {', '.join(INPUTS)})")
 
 
-def labels(key, x, kind: str = "random", flip: float = 0.0):
-    """(n,) labels in {−1, +1}: uniform, or sign(⟨w*, x⟩) with w* fixed by key, flipped w.p. flip."""
-    k_rule, k_flip = jax.random.split(key)
+def labels(rng: np.random.Generator, x: np.ndarray, kind: str = "random", flip: float = 0.0) -> np.ndarray:
+    """(n,) float32 labels in {−1, +1}: uniform, or sign(⟨w*, x⟩) with a random w*, flipped w.p. flip."""
     n, d = x.shape
     if kind == "random":
-        return jnp.where(jax.random.bernoulli(k_flip, 0.5, (n,)), 1.0, -1.0).astype(x.dtype)
+        return np.where(rng.random(n) < 0.5, 1.0, -1.0).astype(np.float32)
     if kind == "rule":
-        w = jax.random.normal(k_rule, (d,), x.dtype)
-        clean = jnp.where(x @ w >= 0, 1.0, -1.0).astype(x.dtype)
-        return jnp.where(jax.random.bernoulli(k_flip, flip, (n,)), -clean, clean)
+        w = rng.standard_normal(d)
+        clean = np.where(x @ w >= 0, 1.0, -1.0)
+        return np.where(rng.random(n) < flip, -clean, clean).astype(np.float32)
     raise ValueError(f"unknown labels {kind!r} (choose from {', '.join(LABELS)})")

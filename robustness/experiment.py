@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
@@ -27,7 +29,7 @@ import numpy as np
 from eos.results.files import read_csv, read_json, write_atomically, write_csv, write_json
 from eos.results.provenance import provenance
 
-from . import columns, data, networks, theory
+from . import columns, data, fits, networks, theory
 from .config import REGIME, VARY, RobustnessConfig  # noqa: F401  (kept importable here)
 from .floor import fit_floor
 from .lipschitz import two_layer_bracket
@@ -61,58 +63,60 @@ CHECK_EVERY = 25  # steps between the search's checks of its fit (networks.fit's
 SLICE_STEPS = 10 * CHECK_EVERY  # steps per device call: a multiple of CHECK_EVERY, so slicing changes no number
 
 
-def bucket(k: int) -> int:
-    """Padded width: the next power of two, so widths share compiled programs."""
-    return 1 << max(0, (k - 1).bit_length())
+def train(config: RobustnessConfig, x, y, tally=None):
+    """Train every (width, seed) network of one (n, d): one pack of all the widths per seed, the seeds
+    vmapped, one compiled search for the whole cell, run in slices of SLICE_STEPS steps.
 
-
-def train(config: RobustnessConfig, x, y, progress=None):
-    """Train every (width, seed) network; one compiled search per width bucket, vmapped inside it and
-    run in slices of SLICE_STEPS steps.
-
-    Returns rows in the order of `members` = [(width, seed)] and the trained params (unpadded).
+    Adds to `tally` (a Tally) one program and the work (see `cost`) of each slice as it finishes.
+    Returns rows in the order of `members` = [(width, seed)] and the trained params.
     """
     target = config.noise_level - config.eps
     members = [(k, s) for k in config.widths for s in range(config.seeds)]
-    results: dict = {}
-    compiles = 0
-    if progress:  # the start: the first bucket's time (compile included) counts towards the rate
-        progress("train", 0, train_cost(config))
-    for size in sorted({bucket(k) for k in config.widths}):
-        group = [(k, s) for k, s in members if bucket(k) == size]
-        keys = jnp.stack([jax.random.fold_in(jax.random.key(s), 1) for _, s in group])
-        params = jax.vmap(lambda key: networks.init(key, config.d, size))(keys)
-        masks = jnp.stack([(jnp.arange(size) < k).astype(jnp.float32) for k, _ in group])
-        seeds = np.array([s for _, s in group])
-        done = sum(cost(config.n, config.d, k) for k, _ in results)
-        search = lambda m, xs, ys: networks.Search(
-            xs, ys, m, target, config.steps, config.lr, config.penalty, config.regulariser, CHECK_EVERY
-        )
-        data = (masks, x[seeds], y[seeds])
-        start = jax.jit(jax.vmap(lambda p, *d: search(*d).start(p)))
-        advance = jax.jit(jax.vmap(lambda c, stop, *d: search(*d).advance(c, stop), in_axes=(0, None, 0, 0, 0)))
-        finish = jax.jit(jax.vmap(lambda c, *d: search(*d).finish(c)))
-        state = start(params, *data)
-        # Slices of the step budget: the progress (a safe point for a signal, and the time
-        # projection's rate) moves within a bucket; the numbers are those of one call.
-        for stop in range(SLICE_STEPS, config.steps + SLICE_STEPS, SLICE_STEPS):
-            state = advance(state, min(stop, config.steps), *data)
-            state["t"].block_until_ready()
-            if progress:
-                part = cost(config.n, config.d, size) * len(group) * min(stop, config.steps) // config.steps
-                progress("train", done + part, train_cost(config))
-        out = finish(state, *data)
-        compiles += 1
-        for i, (k, s) in enumerate(group):
-            p = jax.tree_util.tree_map(lambda a: a[i], out.params)
+    work = train_cost(config)
+
+    def initial(seed):  # one stream per dataset, drawn width after width: no two networks share a draw
+        rng = data.streams(seed, config.n, config.d)[1]
+        return networks.pack([networks.init(rng, config.d, k) for k in config.widths])
+
+    packs = [initial(s) for s in range(config.seeds)]
+    seg = packs[0][1]
+    params = networks.TwoLayer(*(jnp.asarray(np.stack(f)) for f in zip(*[p for p, _ in packs])))
+    pack = networks.Pack(seg, config.regulariser)
+    search = lambda xs, ys: networks.Search(pack, xs, ys, target, config.steps, config.lr, config.penalty, CHECK_EVERY)
+    start = jax.jit(jax.vmap(lambda p, *d: search(*d).start(p)))
+    advance = jax.jit(jax.vmap(lambda c, stop, *d: search(*d).advance(c, stop), in_axes=(0, None, 0, 0)))
+    finish = jax.jit(jax.vmap(lambda c, *d: search(*d).finish(c)))
+    state = start(params, x, y)
+    # Slices of the step budget: the progress (a safe point for a signal, and the time projection's
+    # data) moves within the cell; the numbers are those of one call.
+    done = 0
+    # two short slices first: their times tell a clock the compile from the cost of a step at once
+    stops = sorted(
+        {
+            min(s, config.steps)
+            for s in (CHECK_EVERY, 2 * CHECK_EVERY, *range(SLICE_STEPS, config.steps + SLICE_STEPS, SLICE_STEPS))
+        }
+    )
+    for stop in stops:
+        state = advance(state, stop, x, y)
+        state["t"].block_until_ready()
+        if tally:
+            now = work * stop // config.steps
+            tally.add(programs=int(done == 0), work=now - done)
+            done = now
+    out = jax.tree_util.tree_map(np.asarray, finish(state, x, y))  # NumPy from here: no op compiles
+    results = {}
+    for s in range(config.seeds):
+        trained = networks.unpack(networks.TwoLayer(*(a[s] for a in out.params)), seg)
+        for m, k in enumerate(config.widths):
             results[(k, s)] = (
-                networks.TwoLayer(p.w[:k], p.b[:k], p.a[:k], p.c),
-                float(out.train_mse[i]),
-                int(out.steps[i]),
-                bool(out.fitted[i]),
-                _gain(float(out.first_roughness[i]), float(out.roughness[i])),
+                trained[m],
+                float(out.train_mse[s, m]),
+                int(out.steps[s, m]),
+                bool(out.fitted[s, m]),
+                _gain(float(out.first_roughness[s, m]), float(out.roughness[s, m])),
             )
-    return members, results, compiles
+    return members, results, 1
 
 
 def _gain(first: float, last: float) -> float:
@@ -124,8 +128,8 @@ def _gain(first: float, last: float) -> float:
 
 
 def cost(n: int, d: int, k: int) -> int:
-    """A network's training work, n·d·width (multiply-adds per step; its width padded as trained)."""
-    return n * d * bucket(k)
+    """A network's training work, n·d·width (multiply-adds per step)."""
+    return n * d * k
 
 
 def train_cost(config: RobustnessConfig) -> int:
@@ -155,66 +159,95 @@ def footprint(config: RobustnessConfig) -> dict[str, int]:
     float64 brackets); see dynamics/budget.py."""
     parts = settings(config)
     n, d = max(s[0] for s in parts), max(s[1] for s in parts)
-    width = bucket(max(max(s[2]) for s in parts))
-    members = config.seeds * max(len(s[2]) for s in parts)
+    units = max(sum(s[2]) for s in parts)  # the largest pack: every width of a cell
+    width = max(max(s[2]) for s in parts)
     return {
         "data": 2 * config.seeds * n * d * 4,
-        "training": members * (8 * n * width + 6 * width * (d + 2)) * 4,  # activations, params, Adam state
+        # activations, the Gram matrices, params and Adam state of every seed's pack
+        "training": config.seeds * (8 * n * units + 2 * units**2 + 6 * units * (d + 2)) * 4,
         "floor": 6 * n * n * 8,  # pairwise distances and gaps
         "LipSDP": 4 * (min(width, d) + width) ** 2 * 8,
     }
 
 
+TRAIN_THREADS = 2  # cells trained at once: a small cell's program keeps one core busy (measured 1.36× on 2 cores)
+
+
+class Tally:
+    """The experiment's progress as one stage, counted in (programs compiled, networks bracketed,
+    training work), so that a clock can learn a fixed cost per program and per network beside the
+    size-dependent training work; cells train on threads, so additions are locked."""
+
+    def __init__(self, progress, total: tuple):
+        self.progress, self.total, self.done, self.lock = progress, total, (0, 0, 0), threading.Lock()
+        if progress:
+            progress("robustness", self.done, total)
+
+    def add(self, programs: int = 0, networks: int = 0, work: int = 0) -> None:
+        if self.progress:
+            with self.lock:
+                self.done = (self.done[0] + programs, self.done[1] + networks, self.done[2] + work)
+                self.progress("robustness", self.done, self.total)
+
+
 def run_robustness(
-    config: RobustnessConfig, progress: Callable[[str, int, int], None] | None = None
+    config: RobustnessConfig, progress: Callable[[str, tuple, tuple], None] | None = None
 ) -> RobustnessResult:
-    """Train, bracket and compare; predictions (law_scale, certified_bound) apart from measurements."""
+    """Train, bracket and compare; predictions (law_scale, certified_bound) apart from measurements.
+
+    Cells (one (n, d) each) train TRAIN_THREADS at a time, and each is bracketed as soon as it is
+    trained, in order: the numbers do not depend on the threads."""
     start = time.perf_counter()
-    rows, train_time, compiles = [], 0.0, 0
-    parts = settings(config)
-    # progress over the whole experiment: training work (see `cost`) and networks bracketed
-    totals = {"train": train_cost(config), "bracket": sum(len(ks) for *_, ks in parts) * config.seeds}
-    base = dict.fromkeys(totals, 0)
-    for n, d, widths in parts:
-        part = dataclasses.replace(config, n=n, d=d, widths=widths, vary="width", values=())
-        report = progress and (lambda stage, done, total: progress(stage, base[stage] + done, totals[stage]))
-        more, seconds, count = width_sweep(part, report)
-        base = {"train": base["train"] + train_cost(part), "bracket": base["bracket"] + len(more)}
-        rows, train_time, compiles = rows + more, train_time + seconds, compiles + count
+    cells = [dataclasses.replace(config, n=n, d=d, widths=ks, vary="width", values=()) for n, d, ks in settings(config)]
+    tally = Tally(progress, (len(cells), sum(len(c.widths) * c.seeds for c in cells), train_cost(config)))
+    rows, train_done = [], 0.0
+    pool = ThreadPoolExecutor(TRAIN_THREADS)
+    try:
+        futures = [pool.submit(_train_cell, cell, tally) for cell in cells]
+        for cell, future in zip(cells, futures):
+            trained = future.result()
+            train_done = max(train_done, time.perf_counter() - start)
+            rows += bracket_cell(cell, *trained, tally)
+    finally:  # on an error or a signal, no new cell starts; a running one stops at its next report
+        pool.shutdown(wait=False, cancel_futures=True)
     summary = {name: np.array([r[name] for r in rows]) for name in rows[0]}
     meta = provenance("float32 training, float64 brackets", time.perf_counter() - start)
     meta.update(
-        train_time_s=train_time,
-        train_compiles=compiles,
+        train_time_s=train_done,
+        train_compiles=len(cells),
         certified_applies=theory.certified_applies(config.n, config.eps, config.delta),
     )
-    return RobustnessResult(config, summary, exponents(config, summary), meta)
+    return RobustnessResult(config, summary, fits.exponents(config.vary, summary), meta)
 
 
-def width_sweep(config: RobustnessConfig, progress=None) -> tuple[list[dict], float, int]:
-    """Rows of one (n, d): every (width, seed) trained, bracketed and set beside the law and the floor."""
-    keys = [jax.random.key(s) for s in range(config.seeds)]
-    x = jnp.stack([data.inputs(jax.random.fold_in(k, 0), config.n, config.d, config.inputs) for k in keys])
-    y = jnp.stack([data.labels(jax.random.fold_in(k, 2), x[i], config.labels, config.flip) for i, k in enumerate(keys)])
-    floors = [
-        fit_floor(np.asarray(x[s]), np.asarray(y[s]), config.noise_level - config.eps) for s in range(config.seeds)
-    ]
-    t0 = time.perf_counter()
-    members, trained, compiles = train(config, x, y, progress)
-    train_time = time.perf_counter() - t0
+def _train_cell(config: RobustnessConfig, tally=None):
+    """One (n, d): its datasets, their floors, and every (width, seed) trained."""
+    x, y = [], []
+    for s in range(config.seeds):
+        rng = data.streams(s, config.n, config.d)[0]
+        x.append(data.inputs(rng, config.n, config.d, config.inputs))
+        y.append(data.labels(rng, x[-1], config.labels, config.flip))
+    x, y = np.stack(x), np.stack(y)
+    floors = [fit_floor(x[s], y[s], config.noise_level - config.eps) for s in range(config.seeds)]
+    members, trained, _ = train(config, jnp.asarray(x), jnp.asarray(y), tally)
+    return x, floors, members, trained
 
+
+def bracket_cell(config: RobustnessConfig, x, floors, members, trained, tally=None) -> list[dict]:
+    """Rows of one (n, d): every trained (width, seed) bracketed and set beside the law and the floor."""
     rows = []
-    input_radius = float(jnp.max(jnp.linalg.norm(x, axis=-1)))
+    x = np.asarray(x, float)
+    input_radius = float(np.max(np.linalg.norm(x, axis=-1)))
     with jax.enable_x64(True):  # brackets in float64: quotients and gradients as exact as they can be
-        for i, (k, s) in enumerate(members):
+        for k, s in members:
             p, mse, steps, fitted, gain = trained[(k, s)]
-            p64 = jax.tree_util.tree_map(lambda a: jnp.asarray(np.asarray(a), jnp.float64), p)
-            if not all(np.isfinite(np.asarray(a)).all() for a in p):
+            p64 = networks.TwoLayer(*(np.asarray(a, float) for a in p))
+            if not all(np.isfinite(a).all() for a in p64):
                 raise FloatingPointError(f"training width {k}, seed {s} produced non-finite weights")
             row = two_layer_bracket(
                 p64,
-                jnp.asarray(np.asarray(x[s]), jnp.float64),
-                jax.random.fold_in(keys[s], 3),
+                x[s],
+                np.random.default_rng(np.random.SeedSequence([s, config.n, config.d, k])),
                 sdp=k <= config.lipsdp_max_width,
             )
             n_params = networks.param_count(config.d, k)
@@ -242,80 +275,12 @@ def width_sweep(config: RobustnessConfig, progress=None) -> tuple[list[dict], fl
                     # finds no smooth one; p ≤ REGIME·nd: the law's term dominates (config.REGIME)
                     "in_regime": bool(config.n <= n_params <= REGIME * config.n * config.d and law >= floors[s]),
                     "law_scale": law,
+                    "two_layer_scale": theory.two_layer_scale(config.n, k),
                     "certified_bound": theory.certified_bound(
                         config.n, config.d, n_params, config.eps, config.delta, 2.0 * radius, jac
                     ),
                 }
             )
-            if progress:
-                progress("bracket", i + 1, len(members))
-    return rows, train_time, compiles
-
-
-AXIS = {"width": "params", "n": "n", "d": "d"}
-
-
-def exponents(config: RobustnessConfig, summary: dict) -> dict:
-    """Exponents of log Lip (lower, upper) over the fits inside the law's regime (p/(nd) ≤ REGIME and
-    √(nd/p) above the data's floor) whose bracket is ordered: for vary = joint, the three exponents of
-    log Lip = c + α log n + β log d + γ log p at once; otherwise the one of the swept axis. `law` is the
-    same fit of √(nd/p) on those rows (a prediction), and `collapse` the constant Lip/√(nd/p) there."""
-    rows = summary["fits_below_noise"] & summary["in_regime"] & (summary["bracket"] == "ok")
-    out: dict = {"regime": REGIME, "rows": int(rows.sum())}
-    if config.vary == "joint":
-        axes = ("n", "d", "params")
-        out["axis"] = "joint"
-        for kind in ("lower", "upper"):
-            out[kind] = fit_exponents([summary[a] for a in axes], summary[f"lip_{kind}"], rows, axes)
-        law = lambda mask: {
-            a: v["slope"]
-            for a, v in fit_exponents([summary[a] for a in axes], summary["law_scale"], mask, axes).items()
-        }
-    else:
-        axis = AXIS[config.vary]
-        out["axis"] = axis
-        for kind in ("lower", "upper"):
-            out[kind] = fit_slope(summary[axis], summary[f"lip_{kind}"], rows)
-        law = lambda mask: fit_slope(summary[axis], summary["law_scale"], mask)["slope"]
-    # A prediction needs no fit: with too few rows in the regime to fit one, over the whole grid.
-    out["law"] = law(rows)
-    if np.isnan(list(out["law"].values()) if isinstance(out["law"], dict) else out["law"]).any():
-        out["law"] = law(np.ones_like(rows))
-    for kind in ("lower", "upper"):
-        ratio = (summary[f"lip_{kind}"] / summary["law_scale"])[rows]
-        out[f"collapse_{kind}"] = (
-            {"median": float(np.median(ratio)), "min": float(ratio.min()), "max": float(ratio.max())}
-            if len(ratio)
-            else {"median": math.nan, "min": math.nan, "max": math.nan}
-        )
-    return out
-
-
-def fit_exponents(columns, lip, mask, names) -> dict:
-    """Least squares log Lip = c + Σ_i e_i log column_i over the rows in mask: {name: {slope, stderr}}."""
-    x = np.stack([np.log(np.asarray(c, float)[mask]) for c in columns], axis=1)
-    y = np.log(np.asarray(lip, float)[mask])
-    design = np.column_stack([x, np.ones(len(y))])
-    dof = len(y) - design.shape[1]
-    if dof <= 0 or np.linalg.matrix_rank(design) < design.shape[1]:
-        return {name: {"slope": math.nan, "stderr": math.nan, "points": int(len(y))} for name in names}
-    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-    sigma2 = float(np.sum((y - design @ coef) ** 2) / dof)
-    cov = sigma2 * np.linalg.inv(design.T @ design)
-    return {
-        name: {"slope": float(coef[i]), "stderr": math.sqrt(cov[i, i]), "points": int(len(y))}
-        for i, name in enumerate(names)
-    }
-
-
-def fit_slope(params, lip, mask) -> dict:
-    """Least-squares slope of log Lip against log p over the rows in mask, with its standard error."""
-    x, y = np.log(np.asarray(params, float)[mask]), np.log(np.asarray(lip, float)[mask])
-    if len(np.unique(x)) < 2:
-        return {"slope": math.nan, "stderr": math.nan, "points": int(len(x))}
-    a = np.vstack([x, np.ones_like(x)]).T
-    coef, res, *_ = np.linalg.lstsq(a, y, rcond=None)
-    dof = len(x) - 2
-    sigma2 = float(np.sum((y - a @ coef) ** 2) / dof) if dof > 0 else math.nan
-    stderr = math.sqrt(sigma2 / np.sum((x - x.mean()) ** 2)) if dof > 0 else math.nan
-    return {"slope": float(coef[0]), "stderr": stderr, "points": int(len(x))}
+            if tally:
+                tally.add(networks=1)
+    return rows

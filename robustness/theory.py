@@ -16,6 +16,12 @@ def two_layer_scale(n: int, k: int) -> float:
     return math.sqrt(n / k)
 
 
+# The exponents each form predicts for log Lip: √(nd/p) [BS] Theorem 1 (informal form), and √(n/k)
+# for width-k two-layer networks [BLN] (p ≈ k·d carries the d of [BS]).
+LAW_EXPONENTS = {"n": 0.5, "d": 0.5, "params": -0.5}
+TWO_LAYER_EXPONENTS = {"n": 0.5, "d": 0.0, "width": -0.5}
+
+
 def certified_bound(
     n: int, d: int, p: int, eps: float, delta: float, diameter: float, jac: float, c: float = 1.0
 ) -> float:

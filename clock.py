@@ -1,0 +1,138 @@
+"""The time a run has left, projected from its own progress, and the limit it must stay within.
+
+A stage reports its progress as `done` against `total`, each a number or a tuple of counts (for
+example (compiled programs, work)). The time of a stage is modelled as linear in those counts,
+
+    seconds = Σ_i c_i · count_i,     c_i ≥ 0,
+
+with c fitted by non-negative least squares to the time between the stage's own reports (a compile
+between two stages counts for neither). With two counts this is a fixed cost per item plus a
+size-dependent part, learned from the run's first items (robustness: programs, networks and
+work); a single count is a plain rate. The
+projection is the fitted cost of what every stage has left, and it is redone at every report.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+CALIBRATION_S = 3.0  # seconds a stage must have computed before its fit projects its time
+SAY_AFTER_S = 60.0  # a projection worth printing: more time left than this
+
+# what each stage's counts are (the stage's first word names it)
+UNITS = {
+    "grid": ("member-steps",),
+    "refine": ("member-steps",),
+    "gradient": ("seeds",),
+    "robustness": ("compiled program", "network bracketed", "n·d·width"),
+}
+
+
+class TooLong(Exception):
+    def __init__(self, seconds: float, stage: str, total, cost):
+        super().__init__(seconds)
+        self.seconds, self.stage, self.total, self.cost = seconds, stage, total, cost
+
+    def sizes(self) -> str:
+        """What the projection rests on, in words: the stage's size and its measured costs."""
+        units = UNITS.get(self.stage.split()[0], ("items",) * len(self.total))
+        size = ", ".join(f"{u} {t:,}" for t, u in zip(self.total, units))
+        costs = [
+            (f"{c:.3g} s per {u}" if c >= 0.01 else rate_text(1.0 / c, u)) for c, u in zip(self.cost, units) if c > 0
+        ]
+        return f"{self.stage}: {size}; measured {', '.join(costs)} on this machine"
+
+
+def rate_text(rate: float, unit: str = "") -> str:
+    unit = f" {unit}" if unit else ""
+    return f"{rate:,.0f}{unit} per second" if rate >= 10 else f"{rate:.2g}{unit} per second"
+
+
+def duration(seconds: float) -> str:
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def _vector(value) -> np.ndarray:
+    return np.atleast_1d(np.asarray(value, float))
+
+
+class _Stage:
+    def __init__(self, done, total):
+        self.steps: list[tuple[float, np.ndarray]] = []  # (seconds, progress made) between reports
+        self.done, self.total = _vector(done), _vector(total)
+
+    def advance(self, seconds: float, done, total) -> None:
+        done = _vector(done)
+        if seconds > 0 and (done > self.done).any():
+            self.steps.append((seconds, done - self.done))
+        self.done, self.total = done, _vector(total)
+
+    def cost(self) -> tuple[np.ndarray, bool] | None:
+        """Seconds per unit of each count, once the stage's time determines them (or it is finished),
+        and whether the fit is complete: a count the stage has not yet moved costs 0 until it does, so a
+        partial projection is a lower bound on the time left."""
+        left = self.total - self.done
+        if not self.steps:
+            return (np.zeros_like(left), True) if (left <= 0).all() else None
+        seconds = np.array([s for s, _ in self.steps])
+        made = np.stack([m for _, m in self.steps])
+        # a count has moved once a whole unit of it is done (the flow reports fractions of a seed, and a
+        # seed's first fraction says little of its rest)
+        moved = made.sum(axis=0) >= 1
+        if seconds.sum() < CALIBRATION_S and (left > 0).any():
+            return None
+        if not moved.any() or np.linalg.matrix_rank(made[:, moved]) < moved.sum():
+            return None
+        from scipy.optimize import nnls  # here: the command line's --help answers without scipy
+
+        cost = np.zeros(made.shape[1])
+        cost[moved], _ = nnls(made[:, moved], seconds)
+        return cost, bool(moved[left > 0].all())
+
+    def left(self) -> tuple[float, bool] | None:
+        fitted = self.cost()
+        if fitted is None:
+            return None
+        return float(fitted[0] @ np.maximum(self.total - self.done, 0.0)), fitted[1]
+
+
+def time_limit(update: Callable, max_hours: float, say: Callable[[str], None]):
+    """The progress callback `update(stage, done, total, left)`, where `left` is the projected seconds
+    the whole run has left (None until every stage's time determines its costs). Raises TooLong as soon
+    as the time so far and what the known stages have left (at least) exceed max_hours, and says the
+    projection once, where it is over SAY_AFTER_S."""
+    start = time.perf_counter()
+    stages: dict[str, _Stage] = {}
+    last: dict = {"time": None, "stage": None, "said": False}
+
+    def report(stage, done, total):
+        now = time.perf_counter()
+        if stage not in stages:
+            stages[stage] = _Stage(done, total)
+        else:
+            stages[stage].advance(now - last["time"] if last["stage"] == stage else 0.0, done, total)
+        last.update(time=now, stage=stage)
+        known = {name: s.left() for name, s in stages.items()}
+        if known[stage] is None:
+            update(stage, _vector(done)[-1], _vector(total)[-1], None)
+            return
+        left = sum(v[0] for v in known.values() if v is not None)
+        complete = all(v is not None and v[1] for v in known.values())
+        update(stage, _vector(done)[-1], _vector(total)[-1], left if complete else None)
+        if left <= 0:
+            return
+        # a partial projection is a lower bound: enough to refuse, never to refuse a run that fits
+        if now - start + left > max_hours * 3600:
+            s = stages[stage]
+            raise TooLong(now - start + left, stage, [int(t) for t in s.total], list(s.cost()[0]))
+        if complete and not last["said"] and left > SAY_AFTER_S:
+            last["said"] = True
+            say(f"about {duration(left)} left (projected from this run's {stage} so far)")
+
+    return report
