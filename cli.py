@@ -14,6 +14,7 @@ import os
 import shlex
 import shutil
 import sys
+import tempfile
 import time
 import typing
 from contextlib import contextmanager
@@ -117,6 +118,7 @@ class BadInput(ValueError):
 
 
 MAX_POINTS = 1_000_000  # values in one range: beyond that a grid is a typo, not a sweep
+MAX_INTEGER = 2**31 - 1  # an integer option (widths, n, d): the engines count in int32
 
 
 def _predicted(spec) -> float:
@@ -148,6 +150,8 @@ def parse_range(text: str, name: str, log: bool, default_count: int, integer: bo
             raise BadInput(f"{name} {text!r}: {written!r} is not {wanted}") from None
         if not math.isfinite(v) or v <= 0:
             raise BadInput(f"{name} {text!r}: {s!r} must be finite and positive")
+        if integer and v > MAX_INTEGER:  # before NumPy, which would wrap it to a negative number
+            raise BadInput(f"{name} {text!r}: {s!r} is over {MAX_INTEGER:,}")
         return v
 
     if ":" in text:
@@ -248,6 +252,10 @@ def check_out(out: Path, empty: bool = True) -> None:
             if not path.is_dir():
                 where = "" if path == out else f": {str(path)!r}"
                 raise BadInput(f"--out {str(out)!r}{where} is a file, not a directory")
+            try:  # before any work: a directory that cannot be written would lose the whole run at the end
+                tempfile.TemporaryDirectory(dir=path, prefix=".eos-probe-").cleanup()
+            except OSError as e:
+                raise BadInput(f"--out {str(out)!r}: cannot write in {str(path)!r}: {e.strerror or e}") from None
             break
     if empty and out.is_dir() and any(out.iterdir()):
         raise BadInput(f"--out {str(out)!r} exists and is not empty; choose another directory")
@@ -295,7 +303,7 @@ def sweep(
     from eos.dynamics import engine as eng
     from eos.dynamics import resumable
     from eos.dynamics.engine import NonFiniteStart
-    from eos.dynamics.sweep import check_fits
+    from eos.dynamics.sweep import ChunkMismatch, check_fits
     from eos.results.files import InUse
 
     use_compilation_cache()
@@ -306,8 +314,12 @@ def sweep(
     lead = jax.process_index() == 0  # in a multi-host run, the first process writes and reports
     with bad_input():
         if resume is not None:
+            # a --flag/--no-flag option: the spelling given, read from its value
+            spelled = lambda p: (
+                p.secondary_opts[0] if p.secondary_opts and ctx.params.get(p.name) is False else p.opts[0]
+            )
             given = [
-                p.opts[0]
+                spelled(p)
                 for p in ctx.command.params
                 if p.name not in ("resume", "distributed", "devices", "max_hours")
                 and ctx.get_parameter_source(p.name).name == "COMMANDLINE"
@@ -336,7 +348,11 @@ def sweep(
             resumable.begin(out, config)
         except OSError as e:  # another process took --out since it was checked, or it cannot be written
             raise BadInput(f"--out {str(out)!r}: {e.strerror or e}") from None
-    interrupts.say(lambda word: f"{word}: {_kept(out)} kept in {out}/chunks; finish with: eos sweep --resume {out}")
+    interrupts.say(
+        lambda word: (
+            f"{word}: {_kept(out)} kept in {out}/chunks; finish with: eos sweep --resume {shlex.quote(str(out))}"
+        )
+    )
     try:
         with progress_bar("sweep") as update:
             result, discarded = resumable.run_in(out, config, progress=time_limit(update, max_hours, _note), lead=lead)
@@ -348,7 +364,7 @@ def sweep(
             )
         if not lead:
             return
-    except InUse as e:
+    except (InUse, ChunkMismatch) as e:
         raise BadInput(str(e)) from None
     except (TooLong, NonFiniteStart) as e:  # found once running: bad input all the same
         kept = resumable.kept_chunks(out)
@@ -356,7 +372,9 @@ def sweep(
             shutil.rmtree(out, ignore_errors=True)
         if isinstance(e, NonFiniteStart):
             raise BadInput(str(e)) from None
-        kept_text = f"; {kept} finished chunks kept: eos sweep --resume {out} --max-hours N" if kept else ""
+        kept_text = (
+            f"; {kept} finished chunks kept: eos sweep --resume {shlex.quote(str(out))} --max-hours N" if kept else ""
+        )
         raise BadInput(
             f"this sweep would take about {duration(e.seconds)} ({e.sizes()}), over --max-hours "
             f"{max_hours:g}: raise --max-hours, or use fewer seeds, fewer or larger step sizes, or a shorter "
@@ -365,7 +383,7 @@ def sweep(
     except OSError as e:  # a full disk, a directory made unwritable: what is finished stays
         typer.echo(
             f"error: cannot write {e.filename or out}: {e.strerror or e}; {_kept(out)} kept in {out}/chunks; "
-            f"once fixed, finish with: eos sweep --resume {out}",
+            f"once fixed, finish with: eos sweep --resume {shlex.quote(str(out))}",
             err=True,
         )
         raise typer.Exit(1) from None
@@ -666,6 +684,7 @@ def lipschitz(
             raise ValueError(f"unknown --form {form!r} (choose neuron or layer)")
         if solver.upper() not in SOLVERS:
             raise ValueError(f"unknown --solver {solver!r} (choose from {', '.join(SOLVERS)})")
+        check_path(weights, "WEIGHTS")
         if not weights.is_file():
             what = "a directory" if weights.is_dir() else "not a regular file" if weights.exists() else "no such file"
             raise ValueError(f"cannot read {str(weights)!r}: {what}")
@@ -711,6 +730,7 @@ def figures(
         if unknown:
             raise ValueError(f"unknown figure {unknown[0]!r} (choose from {', '.join(FIGURE_NAMES)} or all)")
         for d in from_ or []:
+            check_path(d, "--from")
             if not d.is_dir():
                 raise ValueError(f"--from {str(d)!r} is not a directory")
         check_out(out, empty=False)  # figures add to a directory: what is there is reused
@@ -759,20 +779,28 @@ def _draw(chosen, quick, suffix, runs_dir, out, from_):
         typer.echo(f"{name}: {', '.join(str(p) for p in written[:2])} — {fig.caption}")
 
 
+FROM_DEPTH = 8  # folders below a --from directory searched for runs
+
+
 def _run_dirs(bases: list[Path]):
-    """Every finished run directory (one holding run.json) among bases and up to two levels below them."""
+    """Every finished run directory (one holding run.json) among bases and up to FROM_DEPTH levels
+    below them (hidden folders, unfinished runs, are not searched)."""
     for base in bases:
-        for pattern in ("run.json", "*/run.json", "*/*/run.json"):
-            for found in sorted(base.glob(pattern)):
-                yield found.parent
+        for root, dirs, files in os.walk(base):
+            depth = len(Path(root).relative_to(base).parts)
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if depth < FROM_DEPTH else []
+            if "run.json" in files:
+                yield Path(root)
 
 
-def _kind(path: Path) -> str | None:
+def _kind(path: Path, say: bool = False) -> str | None:
     import json
 
     try:
         return json.loads((path / "run.json").read_text()).get("kind")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError) as e:
+        if say:  # a damaged run is skipped in one line, as a failed load is
+            _note(f"skipped {path}: its run.json cannot be read ({type(e).__name__})")
         return None
 
 
@@ -788,7 +816,8 @@ def _find_or_run(name: str, config, runs_dir: Path, extra: list[Path], stands_in
     sweep = isinstance(config, SweepConfig)
     loader = load_sweep if sweep else load_robustness
     kind = "sweep" if sweep else "robustness"
-    candidates = [p for p in [runs_dir / name, *_run_dirs(extra)] if _kind(p) == kind]
+    looked = list(_run_dirs(extra))
+    candidates = [p for p in [runs_dir / name, *looked] if _kind(p, say=p != runs_dir / name) == kind]
     loaded = []
     for path in dict.fromkeys(candidates):
         try:
@@ -802,6 +831,13 @@ def _find_or_run(name: str, config, runs_dir: Path, extra: list[Path], stands_in
     for path, result in loaded:
         if stands_in is not None and path != runs_dir / name and stands_in(result):
             return path, result
+    if extra:
+        # asked to reuse: never start a run of hours without a word; say what was searched instead
+        where = ", ".join(repr(str(p)) for p in extra)
+        raise BadInput(
+            f"--from {where}: no {kind} run that the figure {name!r} can use among the {len(looked)} run "
+            f"directories found (searched {FROM_DEPTH} folders deep); drop --from to compute it under {runs_dir}"
+        )
     target = runs_dir / name
     if target.exists():  # a run of the same name with another config: keep it, write beside it
         target = runs_dir / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -811,11 +847,11 @@ def _find_or_run(name: str, config, runs_dir: Path, extra: list[Path], stands_in
             shutil.rmtree(pending, ignore_errors=True)  # a start cut short before its config was kept
             resumable.begin(pending, config)
         with progress_bar(name) as update:
-            result, _ = resumable.run_in(pending, config, progress=update)
+            result, _ = resumable.run_in(pending, config, progress=time_limit(update, math.inf, _note))
         pending.rename(target)
     else:
         with progress_bar(name) as update:
-            result = run_robustness(config, progress=update)
+            result = run_robustness(config, progress=time_limit(update, math.inf, _note))
         result.save(target)
     return target, result
 
@@ -856,6 +892,10 @@ def _click_message(e) -> str:
 
 def main() -> None:
     """Entry point: one-line errors with exit code 2, never a traceback for bad input."""
+    for name in ("stdout", "stderr"):  # started with a stream closed (`1>&-`): write nowhere, work all the same
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115  (open for the process's life)
+    quiet_libraries()
     interrupts.install()
     try:
         code = app(standalone_mode=False)  # click returns typer.Exit's code instead of raising it here
@@ -882,13 +922,37 @@ def main() -> None:
     except OSError as e:  # a fault of the machine (disk, permissions), not of the input
         typer.echo(f"error: {e.strerror or e}{f': {e.filename}' if e.filename else ''}", err=True)
         sys.exit(1)
+    except RuntimeError as e:
+        if "Unable to initialize backend" not in str(e):
+            _bug(e)
+        # the environment asks for a device this machine lacks: the user's setting, named
+        setting = f"JAX_PLATFORMS={os.environ.get('JAX_PLATFORMS', '')!r}"
+        typer.echo(f"error: {setting}: {str(e).split('(')[0].strip()}; unset JAX_PLATFORMS to use the CPU", err=True)
+        sys.exit(2)
     except Exception as e:  # anything else is a bug: one line, the traceback kept for the report
-        typer.echo(f"error: internal error (a bug in eos): {type(e).__name__}: {e}; {_save_traceback()}", err=True)
-        sys.exit(1)
+        _bug(e)
     if interrupts.received() is not None:  # typer returns an interrupt as exit code 130
         interrupts.end()
     if isinstance(code, int) and code:
         sys.exit(code)
+
+
+def quiet_libraries() -> None:
+    """The command speaks in its own lines: the libraries' raw warnings (NumPy overflow on a refused
+    value, JAX's compilation-cache writes to a read-only cache, matplotlib's cache directory under a
+    read-only HOME) would precede or follow them with nothing the user can act on."""
+    import logging
+    import warnings
+
+    warnings.simplefilter("ignore")
+    for name in ("jax", "matplotlib", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _bug(e: Exception):
+    """Anything else is a bug: one line, the traceback kept for the report."""
+    typer.echo(f"error: internal error (a bug in eos): {type(e).__name__}: {e}; {_save_traceback()}", err=True)
+    sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -56,9 +56,15 @@ def robustness(result) -> list[str]:
 SYMBOL = {"params": "p", "width": "k", "n": "n", "d": "d"}
 
 
+def _plural(unit: str) -> str:
+    """'cell (n, d)' -> 'cells (n, d)'."""
+    word, _, rest = unit.partition(" ")
+    return f"{word}s {rest}"
+
+
 def _pm(entry: dict, digits: int = 3) -> str:
     """slope ± its clustered error (or 'no error' where the design has too few datasets for one)."""
-    err = f" ± {entry['stderr']:.{digits}f}" if math.isfinite(entry["stderr"]) else " (no error: too few datasets)"
+    err = f" ± {entry['stderr']:.{digits}f}" if math.isfinite(entry["stderr"]) else " (no error: too few units)"
     return f"{entry['slope']:+.{digits}f}{err}"
 
 
@@ -67,7 +73,7 @@ def _exponents(result) -> list[str]:
     from eos.robustness import fits
 
     fit, s = result.slope, result.summary
-    unit = f"errors: one standard error clustered over the {fit['clusters']} datasets (n, d, seed) inside the regime"
+    unit = f"errors: one standard error clustered over the {fit['clusters']} {_plural(fit['unit'])} inside the regime"
     if fit["axis"] != "joint":
         return _one_axis(result, unit)
     out = []
@@ -122,7 +128,12 @@ def _one_axis(result, unit: str) -> list[str]:
 
     fit, cfg = result.slope, result.config
     axis = SYMBOL[fit["axis"]]
-    held = {"params": f"n = {cfg.n}, d = {cfg.d}", "n": f"k = {cfg.widths[0]}, d = {cfg.d}", "d": f"p, n = {cfg.n}"}
+    p_held = int(result.summary["params"][0]) if len(result.summary["params"]) else 0
+    held = {
+        "params": f"n = {cfg.n}, d = {cfg.d}",
+        "n": f"k = {cfg.widths[0]}, d = {cfg.d}",
+        "d": f"p = {p_held}, n = {cfg.n}",
+    }
     what = {
         "params": "the p exponent at fixed n and d (a width sweep: [BS]'s p and [BLN]'s k, both −½)",
         "n": "the n exponent at a fixed width (both forms: +½)",

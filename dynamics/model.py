@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -112,23 +113,39 @@ def _load_file(path: Path):
 
 
 def source_digest(name: str) -> str:
-    """sha256 of the source file behind a model name (built-in, file.py:make or module:make): a
-    resumed sweep must be computed by the same code as the chunks it reads."""
+    """sha256 of the sources behind a model name: a resumed sweep must be computed by the same code as
+    the chunks it reads. A built-in is its file (the rest of eos is the run's commit); a model file
+    is that file and every module loaded from its folder or below; `package.module:make` is every
+    loaded module of its top-level package. Modules count as loaded once the model is (its imports at
+    module level and in make); site-packages never count."""
     import hashlib
 
     if ":" not in name:
-        path = Path(__file__).resolve().parent / "models" / f"{name}.py"
+        files = [Path(__file__).resolve().parent / "models" / f"{name}.py"]
     else:
+        try:
+            find_model(name)
+        except ValueError:
+            return ""
         where = name.rpartition(":")[0]
+        loaded = [Path(m.__file__).resolve() for m in list(sys.modules.values()) if getattr(m, "__file__", None)]
         if where.endswith(".py"):
-            path = Path(where)
+            root = Path(where).resolve().parent
+            files = [f for f in loaded if f.is_relative_to(root) and "site-packages" not in f.parts]
         else:
-            found = importlib.util.find_spec(where)
-            path = Path(found.origin) if found is not None and found.origin else None
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest() if path is not None else ""
-    except OSError:
-        return ""
+            top = where.split(".")[0]
+            files = [
+                Path(m.__file__).resolve()
+                for key, m in list(sys.modules.items())
+                if (key == top or key.startswith(top + ".")) and getattr(m, "__file__", None)
+            ]
+    digest = hashlib.sha256()
+    for path in sorted(set(files)):
+        try:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        except OSError:
+            return ""
+    return digest.hexdigest()
 
 
 def make_model(spec: ModelSpec, dtype=jnp.float32) -> Model:
@@ -137,6 +154,18 @@ def make_model(spec: ModelSpec, dtype=jnp.float32) -> Model:
         model = make(spec, dtype)
     except ValueError:
         raise
+    except ArithmeticError as e:  # the parameters' arithmetic: name the options given, which caused it
+        import dataclasses
+
+        given = [
+            f"--{f.name.replace('_', '-')} {getattr(spec, f.name)!r}"
+            for f in dataclasses.fields(spec)
+            if f.name != "model" and getattr(spec, f.name) != f.default
+        ]
+        raise ValueError(
+            f"model {spec.model!r}: {', '.join(given) or 'its parameters'} cannot be computed with "
+            f"({type(e).__name__}: {e}); choose values of a moderate size"
+        ) from None
     except (Exception, SystemExit) as e:  # a user's make() may fail in any way: one line, never a traceback
         raise ValueError(f"model {spec.model!r}: make(spec, dtype) raised {type(e).__name__}: {e}") from None
     if not isinstance(model, Model):
@@ -152,10 +181,50 @@ def make_model(spec: ModelSpec, dtype=jnp.float32) -> Model:
             f"model {spec.model!r}: its predicted η* (Theory.threshold_lr) is {eta!r}, not a positive number"
         )
     if ":" in spec.model:  # a researcher's own code, run inside the sweep's programs
+        if eta is not None and not math.isfinite(float(eta)):
+            raise ValueError(
+                f"model {spec.model!r}: its predicted η* (Theory.threshold_lr) is {eta!r}; "
+                f"give None where there is no closed form"
+            )
         model = model._replace(
             **{name: _no_exit(spec.model, name, fn) for name, fn in model._asdict().items() if callable(fn)}
         )
+        check_model(model, spec.model)
     return model
+
+
+def check_model(model: Model, label: str) -> None:
+    """Run the model once, abstractly (shapes and dtypes only: nothing is computed or compiled), on one
+    seed's data: ValueError naming the function whose output the engine cannot use."""
+    import jax
+
+    def shaped(name, fn, *args):
+        try:
+            return jax.eval_shape(fn, *args)
+        except ValueError:
+            raise
+        except Exception as e:  # a user's function may fail in any way: one line naming it
+            raise ValueError(f"model {label!r}: its {name}() raised {type(e).__name__}: {e}") from None
+
+    def real_scalar(name, out, what=""):
+        ok = hasattr(out, "shape") and out.shape == () and jnp.issubdtype(out.dtype, jnp.floating)
+        if not ok:
+            got = f"{out.dtype}{list(out.shape)}" if hasattr(out, "shape") else type(out).__name__
+            raise ValueError(f"model {label!r}: its {name}(){what} returns {got}; it must be a scalar (real floats)")
+
+    key = jax.random.key(0)
+    train, test = shaped("sample", model.sample, key)
+    params = shaped("init", model.init, key, train)
+    for leaf in jax.tree_util.tree_leaves(params):
+        if not jnp.issubdtype(leaf.dtype, jnp.floating):
+            raise ValueError(f"model {label!r}: its init() returns a {leaf.dtype} array, not real floats")
+    real_scalar("loss", shaped("loss", model.loss, params, train))
+    real_scalar("threshold", shaped("threshold", model.threshold, params))
+    observed = shaped("observables", model.observables, params, test)
+    if not isinstance(observed, dict):
+        raise ValueError(f"model {label!r}: its observables() returns {type(observed).__name__}, not a dict")
+    for name, value in observed.items():
+        real_scalar("observables", value, f"[{name!r}]")
 
 
 def _no_exit(label: str, name: str, fn: Callable) -> Callable:

@@ -305,14 +305,18 @@ def fingerprint(config: SweepConfig) -> str:
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
 
 
+class ChunkMismatch(ValueError):
+    """A chunk on disk that this configuration did not compute: a refusal to merge, not a fault."""
+
+
 def _check_chunk(key, arrays, expected: str, lrs, seeds):
     if str(arrays["config/fingerprint"]) != expected:
-        raise ValueError(
+        raise ChunkMismatch(
             f"chunk {key!r} on disk was computed with another configuration or another version of the "
             f"model's source code; start a new run in another directory"
         )
     if not (np.array_equal(arrays["summary/lr"], lrs) and np.array_equal(arrays["summary/seed"], seeds)):
-        raise ValueError(f"chunk {key!r} on disk holds other members than this configuration runs")
+        raise ChunkMismatch(f"chunk {key!r} on disk holds other members than this configuration runs")
 
 
 def _part_from_arrays(arrays: dict, params_def) -> dict:

@@ -123,7 +123,7 @@ def _pm(entry: dict) -> str:
 
 def title(fit: dict) -> str:
     """The exponents of the lower bound with their clustered errors, or 'not fitted' where there are none."""
-    where = f"inside the regime, ± clustered over {fit['clusters']} datasets"
+    where = f"inside the regime, ± clustered over {fit['clusters']} {fit['unit'].split()[0]}s"
     if fit["axis"] == "joint":
         if not math.isfinite(fit["lower"]["n"]["slope"]):
             return f"exponents of Lip: not fitted ({fit['rows']} fits inside the regime)"

@@ -95,21 +95,26 @@ def read_csv(path: Path) -> dict:
 
 def write_atomically(path, write: Callable[[Path], None]) -> Path:
     """Build the directory beside its target and rename it into place: never a half-written result.
-    A link to an empty directory is written through: the directory it names is the target."""
+    An empty directory that exists already (a link to one, or `.`) is filled instead, file by file
+    with run.json last, so that it stays the directory its holders name."""
     given = path = Path(path)
-    if path.is_symlink() and path.is_dir():
+    if (path.is_symlink() and path.is_dir()) or path.name in ("", ".", ".."):
         path = path.resolve()
     if path.exists() and any(path.iterdir()):
         raise FileExistsError(f"output directory {str(path)!r} exists and is not empty")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.partial-{os.getpid()}"
+    # built inside an existing target (whose parent may not be writable), else beside it
+    tmp = path / f".partial-{os.getpid()}" if path.is_dir() else path.parent / f".{path.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
         write(tmp)
-        if path.exists():
-            path.rmdir()
-        os.replace(tmp, path)
+        if path.exists():  # an empty directory named as the target (perhaps the working one): fill it
+            for entry in sorted(tmp.iterdir(), key=lambda e: e.name == "run.json"):  # run.json last
+                os.replace(entry, path / entry.name)
+            tmp.rmdir()
+        else:
+            os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

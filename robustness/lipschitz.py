@@ -68,6 +68,9 @@ def _real_matrix(w) -> np.ndarray:
     return a.astype(float)
 
 
+TINY = 1e-100  # smallest largest-entry of a layer the float64 SVD and solvers handle reliably
+
+
 def check_weights(weights: Sequence[np.ndarray], name: str = "network") -> None:
     if not weights or any(w.ndim != 2 for w in weights):
         raise ValueError(f"{name}: weights must be a non-empty list of matrices")
@@ -76,6 +79,12 @@ def check_weights(weights: Sequence[np.ndarray], name: str = "network") -> None:
             raise ValueError(f"{name}: layer {i} is empty (shape {w.shape[0]}×{w.shape[1]})")
         if not np.isfinite(w).all():
             raise ValueError(f"{name}: layer {i} holds {np.sum(~np.isfinite(w))} non-finite values (NaN or Inf)")
+        top = float(np.abs(w).max())
+        if 0 < top < TINY:  # the SVD and the solvers lose such a layer (subnormal entries, 'did not converge')
+            raise ValueError(
+                f"{name}: layer {i}'s largest entry is {top:.3g}, below {TINY:g}; rescale it (a ReLU network's "
+                f"Lipschitz constant scales with each layer's factor)"
+            )
     for i, (w, v) in enumerate(zip(weights, weights[1:])):
         if v.shape[1] != w.shape[0]:
             raise ValueError(

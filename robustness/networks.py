@@ -91,15 +91,23 @@ class Pack(NamedTuple):
         what it minimises.
 
         gradient  penalty mean_i ‖∇f(x_i)‖², criterion max_i ‖∇f(x_i)‖ (a lower bound on Lip(f)). With
-                  q_i = a ∘ 1[W x_i + b > 0], ‖∇f(x_i)‖² = q_iᵀ (W Wᵀ) q_i: O(nk² + k²d) for the penalty
-                  and its gradient instead of O(nkd), since the k × k Gram matrix is formed once.
+                  q_i = a ∘ 1[W x_i + b > 0], ‖∇f(x_i)‖² = q_iᵀ (W Wᵀ) q_i: O(nK² + K²d) for the penalty
+                  and its gradient instead of O(nKd), since the Gram matrix is formed once — where the
+                  pack's K units are fewer than d; otherwise each network's n × d gradients directly.
         path      penalty and criterion the path norm Σ_j |a_j| ‖w_j‖ (an upper bound on Lip(f)).
         """
         owner = self.owner
         if self.regulariser == "gradient":
             q = (x @ p.w.T + p.b > 0).astype(x.dtype) * p.a
-            gram = (p.w @ p.w.T) * (owner @ owner.T)  # only units of one network interact
-            sq = ((q @ gram) * q) @ owner  # (n, M)
+            units, d = p.w.shape
+            if units < d:  # the Gram matrix is the cheaper way: O(nK²) against O(nKd)
+                gram = (p.w @ p.w.T) * (owner @ owner.T)  # only units of one network interact
+                sq = ((q @ gram) * q) @ owner  # (n, M)
+            else:  # wide packs: each network's input gradients, its units a contiguous block
+                edges = np.flatnonzero(np.diff(np.r_[-1, self.seg, -1]))
+                sq = jnp.stack(
+                    [jnp.sum((q[:, a:b] @ p.w[a:b]) ** 2, axis=1) for a, b in zip(edges[:-1], edges[1:])], axis=1
+                )
             return jnp.mean(sq, axis=0), jnp.sqrt(jnp.maximum(jnp.max(sq, axis=0), 0.0))
         norms = jnp.sqrt(jnp.sum(p.w**2, axis=1))
         pen = (jnp.abs(p.a) * norms) @ owner

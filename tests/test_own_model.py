@@ -68,6 +68,9 @@ def test_the_command_line_runs_an_own_model_and_reports_its_formula(tmp_path):
         ("exitloss.py:make", "its loss() called sys.exit(0)"),
         ("nantheory.py:make", "predicted η* (Theory.threshold_lr) is nan"),
         ("negtheory.py:make", "predicted η* (Theory.threshold_lr) is -1.0"),
+        ("inftheory.py:make", "predicted η* (Theory.threshold_lr) is inf"),
+        ("complexloss.py:make", "its loss() returns complex"),
+        ("vectorobs.py:make", "its observables()['final_product'] returns float32[3]"),
     ],
 )
 def test_a_broken_own_model_is_bad_input(tmp_path, model, needle):
@@ -86,7 +89,10 @@ def test_a_broken_own_model_is_bad_input(tmp_path, model, needle):
     (tmp_path / "nanloss.py").write_text(
         EXAMPLE.read_text().replace("0.5 * (jnp.prod(w) - 1.0) ** 2", "jnp.nan * w[0]")
     )
-    for name, value in (("nantheory", "float('nan')"), ("negtheory", "-1.0")):
+    replace = lambda old, new: EXAMPLE.read_text().replace(old, new)
+    (tmp_path / "complexloss.py").write_text(replace("0.5 * (jnp.prod(w) - 1.0) ** 2", "(jnp.prod(w) + 1j) ** 2"))
+    (tmp_path / "vectorobs.py").write_text(replace('{"final_product": jnp.prod(w)}', '{"final_product": w}'))
+    for name, value in (("nantheory", "float('nan')"), ("negtheory", "-1.0"), ("inftheory", "float('inf')")):
         (tmp_path / f"{name}.py").write_text(EXAMPLE.read_text().replace("threshold_lr=eta", f"threshold_lr={value}"))
     check_rejected(["sweep", "--model", model, "--out", "out"], tmp_path, needle)
 
@@ -116,6 +122,25 @@ def test_resuming_after_the_model_file_changed_is_refused_not_merged(tmp_path, m
     assert changed != EXAMPLE.read_text()
     (tmp_path / "m.py").write_text(changed)
     check_rejected(["sweep", "--resume", "pending"], tmp_path, "changed")
+
+
+def test_the_model_identity_covers_the_helpers_it_imports_from_its_folder(tmp_path, monkeypatch):
+    """A model file that imports a helper module from its own folder is the helper too: editing the
+    helper changes the digest a resume checks, as editing the file does; site-packages never count."""
+    import sys
+
+    from eos.dynamics.model import source_digest
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "helper_for_eos_test.py").write_text("SHIFT = 1.0\n")
+    text = EXAMPLE.read_text().replace("- 1.0) ** 2", "- helper_for_eos_test.SHIFT) ** 2")
+    assert text != EXAMPLE.read_text()
+    (tmp_path / "m.py").write_text("import helper_for_eos_test\n" + text)
+    before = source_digest(f"{tmp_path / 'm.py'}:make")
+    assert before
+    (tmp_path / "helper_for_eos_test.py").write_text("SHIFT = 2.0\n")
+    assert source_digest(f"{tmp_path / 'm.py'}:make") != before
+    sys.modules.pop("helper_for_eos_test", None)
 
 
 def test_a_damaged_sweep_json_is_one_line_naming_the_file(tmp_path):

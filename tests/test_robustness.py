@@ -207,7 +207,7 @@ def test_both_forms_are_fitted_and_the_reading_follows_the_measured_d():
 
     bln = fits.exponents("joint", _summary(lambda n, d, k: 0.45 * np.sqrt(n / k)))
     d_fixed_k = bln["two_layer"]["lower"]["d"]
-    assert abs(d_fixed_k["slope"]) < 3 * d_fixed_k["stderr"] and d_fixed_k["clusters"] == 27
+    assert abs(d_fixed_k["slope"]) < 3 * d_fixed_k["stderr"] and d_fixed_k["clusters"] == 9  # cells (n, d)
     assert abs(bln["lower"]["d"]["slope"] - 0.5) < 0.05 and bln["two_layer"]["law"]["d"] == pytest.approx(0, abs=1e-9)
     assert report._reading(bln, _summary(lambda n, d, k: 0.45 * np.sqrt(n / k))).startswith(
         "reading: at fixed width the constant does not depend on d"
@@ -297,3 +297,16 @@ def test_a_pack_trains_each_network_as_it_would_alone():
             assert int(packed.steps[m]) == int(one.steps)
             np.testing.assert_allclose(float(packed.train_mse[m]), float(one.train_mse), rtol=1e-4)
             np.testing.assert_allclose(networks.unpack(packed.params, seg)[m].w, one.params.w, rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("d", [6, 12])  # a pack of 9 units: input gradients directly (d ≤ 9), or the Gram matrix
+def test_the_pack_penalty_is_each_networks_mean_squared_input_gradient(d):
+    rng = np.random.default_rng(d)
+    nets = [networks.init(rng, d, k) for k in (2, 3, 4)]
+    params, seg = networks.pack(nets)
+    x = jnp.asarray(rng.standard_normal((20, d)), jnp.float32)
+    penalty, criterion = networks.Pack(seg, "gradient").roughness(networks.TwoLayer(*map(jnp.asarray, params)), x)
+    for m, net in enumerate(nets):
+        sq = jnp.sum(networks.input_gradients(networks.TwoLayer(*map(jnp.asarray, net)), x) ** 2, axis=1)
+        np.testing.assert_allclose(penalty[m], jnp.mean(sq), rtol=1e-5)
+        np.testing.assert_allclose(criterion[m], jnp.sqrt(jnp.max(sq)), rtol=1e-5)
