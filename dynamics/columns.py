@@ -11,6 +11,7 @@ from eos.results.files import column_dictionary
 # name: (kind, unit, definition)
 COLUMNS = {
     "lr": ("config", "—", "step size η"),
+    "lr_over_prediction": ("config", "—", "η over the model's predicted η* (Theory.threshold_lr); absent without one"),
     "seed": ("config", "—", "seed: fixes the training data and the initialisation"),
     "round": ("config", "—", "0 for the grid, k for the k-th refinement round"),
     "steps": ("config", "steps", "horizon T: round(time/η), or --steps"),

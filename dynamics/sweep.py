@@ -124,6 +124,13 @@ class SweepResult(NamedTuple):
     def save(self, path) -> Path:
         return save(self, path)
 
+    @property
+    def frame(self):
+        """The summary as a pandas DataFrame, one row per (step size, seed)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.summary)
+
 
 TRAJECTORY_FIELDS = ("step", "loss", "threshold", "sharpness", "trace", "rises")
 
@@ -164,6 +171,8 @@ def run_sweep(
     located = _locate(summary, initial, model, config, predicted)
     theory_block = _theory(model, initial, flows)
     _add_theory_columns(model, summary, initial)
+    if predicted and np.isfinite(predicted):  # where each step size sits on a grid relative to η* (0.5x … 2x)
+        summary["lr_over_prediction"] = summary["lr"] / predicted
     meta = provenance("float64" if config.x64 else "float32", time.perf_counter() - start)
     # Work done by this call (a resumed sweep counts only what it recomputed).
     meta["engine"] = {k: sum(p["engine"][k] for p in parts) for k in ("useful_steps", "computed_steps")}
@@ -178,7 +187,7 @@ def run_sweep(
     meta["engine"]["devices"] = len(engine.member_devices(config.engine.devices))
     meta["engine"]["rounds"] = [p["engine"] for p in parts]
     meta["resumed_chunks"] = run.resumed
-    return SweepResult(config, summary, trajectories, theory_block, located, meta)
+    return SweepResult(config, at_precision(summary, config.x64), trajectories, theory_block, located, meta)
 
 
 class _ChunkRunner:
@@ -433,6 +442,22 @@ def _add_theory_columns(model, summary, initial):
         summary[name] = np.array([r[name] for r in rows])
 
 
+def own_params(config: dict) -> dict:
+    """The config with only the model parameters its model reads (a built-in's PARAMS; an own model
+    keeps them all): a relu run's record names no product or mlp parameter. Loading fills the rest
+    with their defaults."""
+    name = config["spec"]["model"]
+    if ":" in name:
+        return config
+    import importlib
+
+    keep = getattr(importlib.import_module(f"{__package__}.models.{name}"), "PARAMS", None)
+    if keep is None:  # a built-in that does not say: all of them, as for an own model
+        return config
+    spec = {k: v for k, v in config["spec"].items() if k == "model" or k in keep}
+    return dict(config, spec=spec)
+
+
 def write_files(result: SweepResult, directory) -> None:
     """The three result files into an existing directory, each renamed into place whole; run.json,
     which marks a finished sweep, last."""
@@ -447,7 +472,7 @@ def write_files(result: SweepResult, directory) -> None:
     )
     run = {
         "kind": "sweep",
-        "config": result.config.to_dict(),
+        "config": own_params(result.config.to_dict()),
         "theory": result.theory,
         "transition": result.transition,
         **result.meta,
@@ -460,11 +485,23 @@ def save(result: SweepResult, path) -> Path:
     return write_atomically(path, lambda tmp: write_files(result, tmp))
 
 
+def at_precision(summary: dict, x64: bool) -> dict:
+    """A float32 sweep's measured columns as float32: what the engine computed carries no more digits,
+    so summary.csv prints none (the shortest decimal of each float32), and reading it back as float32
+    gives the same numbers. Configs (lr) and predictions (theory_*) keep float64."""
+    if x64:
+        return summary
+    kind = lambda name: columns.dictionary([name])["kind"][0]
+    return {
+        k: v.astype(np.float32) if v.dtype == np.float64 and kind(k) == "measurement" else v for k, v in summary.items()
+    }
+
+
 def load(path) -> SweepResult:
     """The SweepResult saved in directory `path`."""
     path = Path(path)
     raw, run = read_json(path / "run.json")
-    summary = read_csv(path / "summary.csv")
+    summary = at_precision(read_csv(path / "summary.csv"), run.get("precision") != "float32")
     with np.load(path / "trajectories.npz") as z:
         trajectories = {k: z[k] for k in TRAJECTORY_FIELDS}
     meta = {k: v for k, v in run.items() if k not in ("kind", "config", "theory", "transition")}

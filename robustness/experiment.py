@@ -50,6 +50,13 @@ class RobustnessResult(NamedTuple):
 
         return write_atomically(path, write)
 
+    @property
+    def frame(self):
+        """The summary as a pandas DataFrame, one row per (n, d, width, seed)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.summary)
+
 
 def load(path) -> RobustnessResult:
     path = Path(path)

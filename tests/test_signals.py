@@ -24,13 +24,21 @@ LIMIT_S = 4.0  # the watcher's grace (1 s) and the line, with room for a loaded 
 FINISHING_S = 0.2
 
 
-def terminate_after(args, moment, cwd):
+READY_TIMEOUT_S = 600  # a busy machine may take minutes to reach a state; the test waits for it, not a clock
+
+
+def terminate_after(args, moment, cwd, ready=None):
     """(exit code, stderr, seconds from the signal to the exit) of `python -m eos ARGS`, sent SIGTERM
-    `moment` seconds after it started; None if it finished first (or was finishing: FINISHING_S)."""
+    `moment` seconds after it started (after `ready()` first holds, if given); None if it finished
+    first (or was finishing: FINISHING_S)."""
     env = dict(os.environ, EOS_COMPILATION_CACHE="")
     proc = subprocess.Popen(
         [sys.executable, "-m", "eos", *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
+    waited = time.monotonic()
+    while ready is not None and not ready() and proc.poll() is None:
+        assert time.monotonic() - waited < READY_TIMEOUT_S, "the command never reached the state to signal"
+        time.sleep(0.05)
     time.sleep(moment)
     if proc.poll() is not None:
         return None
@@ -61,7 +69,9 @@ def test_sigterm_in_any_phase_ends_with_its_code_and_line(command, moment, tmp_p
 
 def test_sigterm_at_a_stride_of_a_hundred_thousand_steps_answers_within_seconds(tmp_path):
     args = ["sweep", "--d", "20", "--n", "100", "--lr", "0.01,0.02", "--steps", "2000000", "--stride", "100001"]
-    outcome = terminate_after([*args, "--out", "run"], 8.0, tmp_path)
+    # signalled once the sweep has started its grid (its directory made, the first device call under way)
+    started = lambda: (tmp_path / "run" / "sweep.json").is_file()
+    outcome = terminate_after([*args, "--out", "run"], 2.0, tmp_path, ready=started)
     assert outcome is not None, "the sweep finished: its stride was not long enough"
     code, err, latency = outcome
     assert code == 143 and "eos sweep --resume run" in err, err

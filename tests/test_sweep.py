@@ -76,7 +76,8 @@ def test_saving_twice_into_the_same_directory_refuses(product_sweep, tmp_path):
 def test_float32_sweep_stays_float32():
     r = run_sweep(SweepConfig(spec=ModelSpec(model="mean", d=20), lrs=(0.01, 0.2), seeds=1, steps=50))
     assert r.meta["precision"] == "float32"
-    assert r.summary["final_loss"].dtype == np.float64  # stored as float64, computed in float32
+    assert r.summary["final_loss"].dtype == np.float32  # computed in float32, kept at its precision
+    assert r.summary["lr"].dtype == np.float64  # a config, not a measurement
     assert np.isfinite(r.summary["final_loss"]).all()
 
 
@@ -154,3 +155,31 @@ def test_float32_overflow_is_flagged_where_float64_is_not():
     with pytest.raises(engine.NonFiniteStart, match="loss at initialisation is inf for seed 0.*float64 avoids"):
         run(jnp.float32)
     assert member_status(run(jnp.float64))[0] == "ok"
+
+
+def test_a_float32_sweep_writes_its_measurements_at_float32_precision(tmp_path):
+    """No float32 noise: every measured number of a float32 run is its float32's shortest decimal
+    (at most 9 significant digits), it reads back as the same float32, and η/η* sits beside η."""
+    import csv
+
+    import eos
+
+    config = SweepConfig(spec=ModelSpec(model="relu", d=20, n=60), lrs=(0.01, 0.03), seeds=1, steps=120)
+    result = run_sweep(config)
+    out = result.save(tmp_path / "run")
+    rows = list(csv.DictReader(open(out / "summary.csv")))
+    measured = [c for c in rows[0] if c in ("final_loss", "final_sharpness", "test_acc", "edge_ratio_max")]
+    assert len(measured) == 4
+    for row in rows:
+        for c in measured:
+            digits = row[c].lower().split("e")[0].replace("-", "").replace(".", "").lstrip("0")
+            assert len(digits) <= 9, (c, row[c])
+    spec = json.loads((out / "run.json").read_text())["config"]["spec"]
+    assert {"d", "n", "lam", "sigma"} <= set(spec) and not {"x0", "y0", "loss", "width"} & set(spec), spec
+    back = eos.load(out)
+    assert back.config == config
+    for c in measured:
+        np.testing.assert_array_equal(back.summary[c], result.summary[c], err_msg=c)
+    np.testing.assert_allclose(
+        back.frame["lr_over_prediction"], back.frame["lr"] / result.theory["threshold_lr"]["closed_form"]
+    )

@@ -19,6 +19,10 @@ def gaussian_relu_mean(b):
     return jnp.exp(-0.5 * b * b) / math.sqrt(2 * math.pi) + b * ndtr(b)
 
 
+# the ModelSpec fields this model reads; run.json records only these
+PARAMS = ("d", "lam", "sigma")
+
+
 def make(spec: ModelSpec, dtype=jnp.float32) -> Model:
     """L(a⁻, a⁺, b) = ℓ_sym((a⁺ + a⁻) d σ g(b/σ)), ℓ_sym(s) = log(2 cosh(s/2)) (THEORY.md §1.3)."""
     d, sigma = spec.d, spec.sigma

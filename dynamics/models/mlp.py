@@ -23,6 +23,10 @@ def _mlp_output(p: MLPParams, x):
     return jax.nn.relu(x @ p.w.T + p.b) @ p.a
 
 
+# the ModelSpec fields this model reads; run.json records only these
+PARAMS = ("d", "n", "lam", "sigma", "n_test", "width")
+
+
 def make(spec: ModelSpec, dtype=jnp.float32) -> Model:
     """Init w_j ~ N(0, I/d), b = 0, a_j ~ N(0, 1/m): unit-norm rows and the output scale of `relu`."""
     d, m = spec.d, spec.width

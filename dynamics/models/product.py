@@ -17,6 +17,10 @@ class ProductParams(NamedTuple):
     y: jax.Array
 
 
+# the ModelSpec fields this model reads; run.json records only these
+PARAMS = ("loss", "x0", "y0")
+
+
 def make(spec: ModelSpec, dtype=jnp.float32) -> Model:
     """GD on ℓ(x·y) from the fixed start (x₀, y₀); every seed starts there."""
     loss = get_loss(spec.loss)

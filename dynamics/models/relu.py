@@ -153,6 +153,10 @@ def _relu_output(p: ReluParams, x):
     return p.a_neg * neg + p.a_pos * pos
 
 
+# the ModelSpec fields this model reads; run.json records only these
+PARAMS = ("d", "n", "lam", "sigma", "n_test", "impl")
+
+
 def make(spec: ModelSpec, dtype=jnp.float32) -> Model:
     d = spec.d
     if spec.impl not in IMPLS:
