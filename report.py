@@ -203,7 +203,7 @@ def sweep(result) -> list[str]:
     )
     for x in rows:
         m = grid & (s["lr"] == x)
-        ok = m & (s["status"] != "diverged")
+        ok = m & (s["status"] != "diverged") & ~np.asarray(s["dead"], bool)  # the overview's statistic too
         med = lambda col, w: (
             f"{np.median(s[col][ok]):>{w}.{4 if w == 9 and col == 'final_threshold' else 3}f}"
             if ok.any()
@@ -216,10 +216,10 @@ def sweep(result) -> list[str]:
             f"{int(s['diverged'][m].sum()):>4d}/{m.sum():<3d} {int(s['dead'][m].sum()):>4d}"
         )
     out.append(
-        f"({len(rows)} of {len(lrs)} grid step sizes shown; numbers are medians over the seeds that did not diverge "
-        f"(diverged runs: summary.csv, diverged_step), the regime the most common; held λη/2: the level the sharpness "
-        f"holds for 10 % of the run after the first 5 %, ≈ 1 at the edge of stability; all {len(s['lr'])} runs in "
-        f"summary.csv)"
+        f"({len(rows)} of {len(lrs)} grid step sizes shown; numbers are medians over the seeds that neither diverged "
+        f"nor died (counted in their columns; all in summary.csv), the regime the most common; held λη/2: the "
+        f"level the sharpness holds for 10 % of the run after the first 5 %, ≈ 1 at the edge of stability; all "
+        f"{len(s['lr'])} runs in summary.csv)"
     )
     spans = regime.ranges(s["lr"][grid], s["regime"][grid])
     out.append("regimes: " + ";  ".join(f"{regime.LABELS[n]} {_span(a, b)}" for n, a, b, _ in spans))
