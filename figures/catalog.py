@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from eos.dynamics import SweepConfig
+from eos.dynamics.config import predicted_lr
 from eos.dynamics.models import ModelSpec
 from eos.robustness.experiment import RobustnessConfig
 
@@ -40,7 +41,9 @@ PAPER = ModelSpec(model="relu", d=200, n=300, lam=3.0, sigma=1.0)
 
 
 def _threshold(quick):
-    lrs = np.linspace(2e-4, 0.012, 16) if quick else np.linspace(1e-4, 0.012, 48)
+    # the preview on the default relative grid (24 of its points): enough on both sides of η* for a
+    # verdict (sharp, 119× with 2 seeds), where 16 linear points up to 0.012 left one below it
+    lrs = predicted_lr(PAPER) * np.linspace(0.2, 5.0, 24) if quick else np.linspace(1e-4, 0.012, 48)
     return {
         "threshold": SweepConfig(
             spec=PAPER, lrs=tuple(lrs), seeds=2 if quick else 3, time=10.0, refine=0 if quick else 2

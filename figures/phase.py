@@ -31,6 +31,7 @@ def draw(sweeps: dict):
     for ax in (ax_l, ax_h):
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.yaxis.set_minor_formatter(NullFormatter())
+    ax_l.set_xticks(ds, [str(d) for d in ds])  # the design's own d, not one decade label
     ax_l.set_xlabel("dimension $d$")
     ax_l.set_ylabel(r"critical step size $\eta^*$")
     ax_l.legend(loc="upper right")
@@ -52,7 +53,7 @@ def draw(sweeps: dict):
         r = s["lr"][grid_rows] / sweeps[d].theory["threshold_lr"]["closed_form"]
         uniq = np.unique(np.round(r, 6))
         ratios = uniq if ratios is None else ratios
-        rows.append([s["final_bias"][grid_rows][np.isclose(r, u, rtol=1e-5)].mean() for u in uniq])
+        rows.append([np.median(s["final_bias"][grid_rows][np.isclose(r, u, rtol=1e-5)]) for u in uniq])
     image = np.array(rows)
     mesh = ax_h.pcolormesh(_edges(ratios), _edges(ds.astype(float)), image, cmap="viridis", shading="flat")
     ax_h.set_xscale("log")
@@ -63,7 +64,7 @@ def draw(sweeps: dict):
     ax_h.axvline(1.0, ls="--", color="w", lw=0.8)
     ax_h.set_xlabel(r"$\eta\,/\,(8\pi/d^2)$")
     ax_h.set_ylabel("dimension $d$")
-    fig.colorbar(mesh, ax=ax_h, label="final bias $b$ (mean over seeds)")
+    fig.colorbar(mesh, ax=ax_h, label="final bias $b$ (median over seeds)")
     return fig
 
 

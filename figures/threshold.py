@@ -8,11 +8,12 @@ from . import style
 
 
 def per_lr(summary: dict, column: str):
-    """(η, mean, min, max) over seeds for the grid rows of a sweep summary."""
+    """(η, median, first quartile, third quartile) over seeds for the grid rows of a sweep summary: the
+    statistic of the overview and of the report's table."""
     grid = summary["round"] == 0
     lrs = np.unique(summary["lr"][grid])
-    vals = [summary[column][grid & (summary["lr"] == x)] for x in lrs]
-    return lrs, np.array([v.mean() for v in vals]), np.array([v.min() for v in vals]), np.array([v.max() for v in vals])
+    q = np.array([np.percentile(summary[column][grid & (summary["lr"] == x)], [50, 25, 75]) for x in lrs])
+    return lrs, q[:, 0], q[:, 1], q[:, 2]
 
 
 def draw(sweep):
@@ -24,9 +25,9 @@ def draw(sweep):
     t = sweep.transition
     located = t["estimate"]["value"] if t["verdict"] == "sharp" else float("nan")
     for ax, column, label in ((ax_b, "final_bias", "final bias $b$"), (ax_a, "test_acc", "test accuracy")):
-        lrs, mean, lo, hi = per_lr(sweep.summary, column)
-        ax.fill_between(lrs, lo, hi, alpha=0.3, lw=0, color=style.PALETTE[0], label="range over seeds")
-        ax.plot(lrs, mean, "o-", color=style.PALETTE[0], label="mean over seeds")
+        lrs, med, lo, hi = per_lr(sweep.summary, column)
+        ax.fill_between(lrs, lo, hi, alpha=0.3, lw=0, color=style.PALETTE[0], label="quartiles over seeds")
+        ax.plot(lrs, med, "o-", color=style.PALETTE[0], label="median over seeds")
         ax.axvline(theory_lr, ls="--", color="k", lw=0.8, label=r"$8\pi/d^2$ (theory)")
         if np.isfinite(located):
             ax.axvline(located, ls=":", color=style.PALETTE[3], lw=1.2, label=r"located $\eta^*$")
@@ -35,10 +36,10 @@ def draw(sweep):
     ax_a.yaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
     ax_a.legend(loc="lower right")  # the accuracy curve leaves that corner empty
     inset = ax_b.inset_axes([0.5, 0.5, 0.47, 0.45])
-    lrs, mean, lo, hi = per_lr(sweep.summary, "final_bias")
+    lrs, med, lo, hi = per_lr(sweep.summary, "final_bias")
     near = (lrs > 0.2 * theory_lr) & (lrs < 3 * theory_lr)
     inset.fill_between(lrs[near], lo[near], hi[near], alpha=0.3, lw=0, color=style.PALETTE[0])
-    inset.plot(lrs[near], mean[near], "o-", ms=2, color=style.PALETTE[0])
+    inset.plot(lrs[near], med[near], "o-", ms=2, color=style.PALETTE[0])
     inset.axvline(theory_lr, ls="--", color="k", lw=0.6)
     if np.isfinite(located):
         inset.axvline(located, ls=":", color=style.PALETTE[3], lw=0.8)
