@@ -144,6 +144,17 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class SweepConfig:
+    """One `eos sweep`: gradient descent from each seed's start at every step size of the grid.
+
+    spec      the model and its parameters (ModelSpec)
+    lrs       the step sizes η (None: DEFAULT_GRID, 0.2 to 5 × the model's predicted η*, 48 points)
+    seeds     seeds 0..N−1; each fixes the data and the initialisation
+    steps / time   the horizon: a fixed number of steps, or T = round(time/η) (equal time T·η per η)
+    refine, refine_points   rounds of step sizes added inside the located bracket
+    engine    how the members are computed (EngineConfig): no number depends on it
+    The other fields are documented by their option's help (`eos sweep --help`).
+    """
+
     spec: ModelSpec = ModelSpec()
     lrs: tuple | None = None  # step sizes η of the grid; None: DEFAULT_GRID around the model's predicted η*
     # Fields with a "help" are options of `eos sweep`.
@@ -207,6 +218,20 @@ class SweepConfig:
         if self.steps is not None:
             return np.full(len(lrs), self.steps, dtype=np.int64)
         return np.maximum(1, np.round(self.time / lrs)).astype(np.int64)
+
+    def __repr__(self) -> str:
+        """The fields, with the grid in short: its size and range, not every step size."""
+        import dataclasses
+
+        parts = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "lrs" and value is not None and len(value) > 4:
+                value = f"<{len(value)} step sizes, {min(value):.4g}…{max(value):.4g}>"
+            else:
+                value = repr(value)
+            parts.append(f"{f.name}={value}")
+        return f"SweepConfig({', '.join(parts)})"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
