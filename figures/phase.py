@@ -34,7 +34,7 @@ def draw(sweeps: dict):
     ax_l.set_xticks(ds, [str(d) for d in ds])  # the design's own d, not one decade label
     ax_l.set_xlabel("dimension $d$")
     ax_l.set_ylabel(r"critical step size $\eta^*$")
-    ax_l.legend(loc="upper right")
+    ax_l.legend(loc="upper right", frameon=True)  # framed: its marker must not read as a data point
     others = [f"d = {d}: {sweeps[d].transition['verdict']}" for d, ok in zip(ds, sharp) if not ok]
     if others:  # no located η* to draw: say what the sweep concluded instead
         ax_l.text(
@@ -61,6 +61,8 @@ def draw(sweeps: dict):
     ax_h.xaxis.set_minor_formatter(NullFormatter())
     ax_h.yaxis.set_minor_formatter(NullFormatter())
     ax_h.set_yticks(ds, [str(d) for d in ds])
+    ticks = [t for t in (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0) if ratios.min() <= t <= ratios.max()]
+    ax_h.set_xticks(ticks, [f"{t:g}" for t in ticks])  # plain ratios, not one decade label
     ax_h.axvline(1.0, ls="--", color="w", lw=0.8)
     ax_h.set_xlabel(r"$\eta\,/\,(8\pi/d^2)$")
     ax_h.set_ylabel("dimension $d$")
