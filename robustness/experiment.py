@@ -123,7 +123,7 @@ def train(config: RobustnessConfig, x, y, tally=None):
                 bool(out.fitted[s, m]),
                 _gain(float(out.first_roughness[s, m]), float(out.roughness[s, m])),
             )
-    return members, results, 1
+    return members, results
 
 
 def _gain(first: float, last: float) -> float:
@@ -236,7 +236,7 @@ def _train_cell(config: RobustnessConfig, tally=None):
         y.append(data.labels(rng, x[-1], config.labels, config.flip))
     x, y = np.stack(x), np.stack(y)
     floors = [fit_floor(x[s], y[s], config.noise_level - config.eps) for s in range(config.seeds)]
-    members, trained, _ = train(config, jnp.asarray(x), jnp.asarray(y), tally)
+    members, trained = train(config, jnp.asarray(x), jnp.asarray(y), tally)
     return x, floors, members, trained
 
 
