@@ -1,7 +1,9 @@
-"""The time a run has left, projected from its own progress, and the limit it must stay within.
+"""The time a run has left, projected from its own progress, the limit it must stay within, and the
+progress bar that shows both.
 
-A stage reports its progress as `done` against `total`, each a number or a tuple of counts (for
-example (compiled programs, work)). The time of a stage is modelled as linear in those counts,
+A library reports a stage's progress as `progress(stage, done, total, units)`: `done` against
+`total`, each a number or a tuple of counts (for example (compiled programs, work)), and `units`
+naming each count in words. The time of a stage is modelled as linear in those counts,
 
     seconds = Σ_i c_i · count_i,     c_i ≥ 0,
 
@@ -14,31 +16,26 @@ projection is the fitted cost of what every stage has left, and it is redone at 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import numpy as np
 
 CALIBRATION_S = 3.0  # seconds a stage must have computed before its fit projects its time
 SAY_AFTER_S = 60.0  # a projection worth printing: more time left than this
 
-# what each stage's counts are (the stage's first word names it)
-UNITS = {
-    "grid": ("member-steps",),
-    "refine": ("member-steps",),
-    "gradient": ("seeds",),
-    "robustness": ("compiled program", "network bracketed", "n·d·width"),
-}
-
 
 class TooLong(Exception):
-    def __init__(self, seconds: float, stage: str, total, cost):
+    def __init__(self, seconds: float, stage: str, total, cost, units=None):
         super().__init__(seconds)
         self.seconds, self.stage, self.total, self.cost = seconds, stage, total, cost
+        self.units = tuple(units) if units else ("items",) * len(total)
 
     def sizes(self) -> str:
         """What the projection rests on, in words: the stage's size and its measured costs."""
-        units = UNITS.get(self.stage.split()[0], ("items",) * len(self.total))
+        units = self.units
         size = ", ".join(f"{u} {t:,}" for t, u in zip(self.total, units))
         costs = [
             (f"{c:.3g} s per {u}" if c >= 0.01 else rate_text(1.0 / c, u)) for c, u in zip(self.cost, units) if c > 0
@@ -111,7 +108,7 @@ def time_limit(update: Callable, max_hours: float, say: Callable[[str], None]):
     stages: dict[str, _Stage] = {}
     last: dict = {"time": None, "stage": None, "said": False}
 
-    def report(stage, done, total):
+    def report(stage, done, total, units=None):
         now = time.perf_counter()
         if stage not in stages:
             stages[stage] = _Stage(done, total)
@@ -130,9 +127,46 @@ def time_limit(update: Callable, max_hours: float, say: Callable[[str], None]):
         # a partial projection is a lower bound: enough to refuse, never to refuse a run that fits
         if now - start + left > max_hours * 3600:
             s = stages[stage]
-            raise TooLong(now - start + left, stage, [int(t) for t in s.total], list(s.cost()[0]))
+            raise TooLong(now - start + left, stage, [int(t) for t in s.total], list(s.cost()[0]), units)
         if complete and not last["said"] and left > SAY_AFTER_S:
             last["said"] = True
             say(f"about {duration(left)} left (projected from this run's {stage} so far)")
 
     return report
+
+
+@contextmanager
+def progress_bar(label: str):
+    """A callback (stage, done, total, left) drawing a progress bar on stderr, with the projected
+    seconds `left` (time_limit's) where known; it is also the long loops' safe point for a signal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from eos import interrupts
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"))
+    with Progress(
+        *columns,
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[left]}"),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: float, total: float, left: float | None = None):
+            interrupts.check()
+            text = f"about {duration(left)} left" if left is not None else ""
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(f"{label} {stage}", total=total, left=text)
+            bar.update(tasks[stage], completed=done, total=total, left=text)
+
+        yield update
+
+
+@contextmanager
+def watch(label: str, max_hours: float = math.inf, say: Callable[[str], None] = lambda text: None):
+    """The progress callback a library takes: a bar labelled `label`, and the limit `max_hours`
+    (TooLong once the projection exceeds it)."""
+    with progress_bar(label) as update:
+        yield time_limit(update, max_hours, say)

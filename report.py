@@ -189,7 +189,7 @@ def _certified_note(result) -> list[str]:
 def sweep(result) -> list[str]:
     """The table (medians over seeds), the regimes with their rules, the verdict and the predictions."""
     from eos.dynamics import regime
-    from eos.dynamics.model import make_model
+    from eos.dynamics.registry import make_model
 
     out: list[str] = []
     s, model = result.summary, make_model(result.config.spec)

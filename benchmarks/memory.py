@@ -61,7 +61,7 @@ def robustness_sizes():
 
 
 def lipschitz_sizes(tmp: Path):
-    from eos.robustness.lipschitz import lmi_footprint
+    from eos.robustness.upper_bounds import lmi_footprint
 
     rng = np.random.default_rng(0)
     for width in (20, 60, 120):

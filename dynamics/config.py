@@ -5,42 +5,17 @@ command line answers help and bad input at once; a field with a "help" is an opt
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import math
 import shlex
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-MODELS_DIR = Path(__file__).resolve().parent / "models"
-INT32_MAX = 2**31 - 1  # the engine counts steps in int32 (= memory.INT32_MAX, which needs JAX)
-LOSS_NAMES = ("logcosh", "sqrt", "logistic", "quadratic")  # = losses.LOSSES (a test keeps them equal)
+from . import registry
 
-
-def builtin_model_names() -> dict[str, str]:
-    """Name -> the first line of its docstring, for every module in dynamics/models/, read from the
-    files (nothing is imported: a model's module imports JAX)."""
-    out = {}
-    for path in sorted(MODELS_DIR.glob("*.py")):
-        if not path.name.startswith("_"):
-            doc = ast.get_docstring(ast.parse(path.read_text())) or ""
-            out[path.stem] = doc.strip().splitlines()[0] if doc.strip() else ""
-    return out
-
-
-def check_model_name(name: str) -> None:
-    """ValueError (one line) unless `name` is a built-in model or a loadable file.py:make / module:make."""
-    if ":" not in name:
-        if name not in builtin_model_names():
-            raise ValueError(
-                f"unknown model {name!r} (choose from {', '.join(builtin_model_names())}, or give file.py:make)"
-            )
-        return
-    from .model import find_model  # a user's file: loading it is the check
-
-    find_model(name)
+INT32_MAX = 2**31 - 1  # the engine counts steps in int32
+LOSS_NAMES = ("logcosh", "sqrt", "logistic", "quadratic")  # the product model's losses (losses.LOSSES)
 
 
 POOLS = ("auto", "cpu", "accelerator")
@@ -102,7 +77,7 @@ class ModelSpec:
         default="relu",
         metadata={
             "help": lambda: (
-                f"{' | '.join(builtin_model_names())}, or your own: file.py:make or package.module:make "
+                f"{' | '.join(registry.builtin_models())}, or your own: file.py:make or package.module:make "
                 "(a function (spec, dtype) -> Model; see README)."
             )
         },
@@ -128,7 +103,10 @@ class ModelSpec:
     )
 
     def __post_init__(self):
-        check_model_name(self.model)
+        if ":" in self.model:
+            registry.find_model(self.model)  # a user's file: loading it is the check
+        else:
+            registry.check_builtin(self.model)
         for name in ("d", "n", "n_test", "width"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
@@ -140,6 +118,21 @@ class ModelSpec:
             raise ValueError(f"sigma must be positive, got {self.sigma!r}")
         if self.loss not in LOSS_NAMES:
             raise ValueError(f"unknown loss {self.loss!r} (choose from {', '.join(LOSS_NAMES)})")
+        self._check_read()
+
+    def _check_read(self) -> None:
+        """ValueError for a parameter set away from its default that the model never reads: a run.json
+        would record it, and a reader would take it for part of the run."""
+        reads = registry.params_read(self.model)
+        if reads is None:
+            return
+        for f in dataclasses.fields(self):
+            if f.name not in (*registry.SHARED, *reads) and getattr(self, f.name) != f.default:
+                flag = "--" + f.name.replace("_", "-")
+                raise ValueError(
+                    f"{flag} {getattr(self, f.name)!r}: model {self.model!r} does not read it "
+                    f"(it reads {', '.join('--' + r.replace('_', '-') for r in reads) or 'no parameter'})"
+                )
 
 
 @dataclass(frozen=True)
@@ -248,17 +241,9 @@ class SweepConfig:
 DEFAULT_GRID = (0.2, 5.0, 48)  # η from 0.2 to 5 × the predicted η*, evenly spaced: both sides, 10 points below
 
 
-def predicted_lr(spec: ModelSpec) -> float | None:
-    """The model's own predicted η* (a formula, never a measurement), or None if it has none."""
-    from .model import make_model  # the model's code, JAX and all: only when a grid is built from it
-
-    value = make_model(spec).theory.threshold_lr
-    return float(value) if value is not None and math.isfinite(value) and value > 0 else None
-
-
 def default_lrs(spec: ModelSpec) -> np.ndarray:
     """DEFAULT_GRID in units of the model's predicted η*; ValueError for a model without one."""
-    eta = predicted_lr(spec)
+    eta = registry.predicted_lr(spec)  # the model's code, JAX and all: only when a grid is built from it
     if eta is None:
         raise ValueError(f"model {spec.model!r} predicts no η*: give the step sizes (--lr A:B)")
     lo, hi, count = DEFAULT_GRID

@@ -19,8 +19,8 @@ from pathlib import Path
 from eos.results.chunks import ChunkStore
 from eos.results.files import exclusive, read_json, write_atomically, write_json
 
-from .model import source_digest
-from .sweep import SweepConfig, SweepResult, run_sweep, write_files
+from .registry import source_digest
+from .sweep import SweepConfig, SweepResult, load, run_sweep, write_files
 
 STATE = "sweep.json"
 
@@ -87,3 +87,38 @@ def run_in(
             (directory / STATE).unlink(missing_ok=True)
             _remove_partials(directory)
     return result, store.discarded
+
+
+def kept_text(directory) -> str:
+    """'N finished chunks', for the line that says what an interruption kept."""
+    kept = kept_chunks(directory)
+    return f"{kept} finished chunk{'s' * (kept != 1)}"
+
+
+def finish(directory, config: SweepConfig, progress: Callable | None = None) -> SweepResult:
+    """The sweep `config` in `directory`, however far it got: read back if finished, else begun (a
+    start cut short before its config was kept is begun again) or continued. ValueError if the
+    directory holds another sweep."""
+    directory = Path(directory)
+    if (directory / "run.json").is_file():
+        return load(directory)
+    if not (directory / STATE).is_file():
+        shutil.rmtree(directory, ignore_errors=True)
+        begin(directory, config)
+    elif pending_config(directory) != config:
+        raise ValueError(f"{str(directory)!r} holds another sweep than this one; start a new run")
+    return run_in(directory, config, progress)[0]
+
+
+def finish_into(directory, name: str, config: SweepConfig, progress: Callable | None = None):
+    """(path, result): the sweep `config` run in a hidden pending directory of `directory` (named by
+    its fingerprint, so an interrupted one is finished by the same call), then moved to `name` there."""
+    from eos.results.paths import fresh
+
+    from .sweep import fingerprint
+
+    pending = Path(directory) / f".{name}-{fingerprint(config)[:16]}"
+    result = finish(pending, config, progress)
+    path = fresh(Path(directory), name)
+    pending.rename(path)
+    return path, result

@@ -30,8 +30,8 @@ from eos.results.files import read_csv, read_json, replace_whole, write_atomical
 from eos.results.provenance import provenance
 
 from . import columns, engine, flow, regime, transition
-from .config import DEFAULT_GRID, SweepConfig, default_lrs, flow_time, predicted_lr  # noqa: F401
-from .model import make_model, source_digest
+from .config import DEFAULT_GRID, SweepConfig, default_lrs, flow_time  # noqa: F401
+from .registry import make_model, predicted_lr, source_digest  # noqa: F401
 
 
 def _shapes_of(model, dtype=None):
@@ -55,6 +55,7 @@ def _shapes_of(model, dtype=None):
 
 # Host bytes per run besides its parameters and records: summary columns, schedule, bookkeeping.
 # tests/test_memory.py measures it (tracemalloc, at two sizes) and holds this above what it finds.
+UNITS = ("member-steps",)  # what the grid and refinement stages count, for the progress clock
 HOST_BYTES_PER_MEMBER = 2048
 ARRAY_HEADER_BYTES = 128  # a NumPy array object's own size, around its data
 
@@ -105,7 +106,9 @@ def _plan(model, config: SweepConfig, dtype) -> engine.Plan:
 
 
 def check_fits(config: SweepConfig) -> None:
-    """ValueError, naming the sizes, if the sweep cannot fit in the free memory."""
+    """ValueError, naming the sizes, if the sweep cannot fit in the free memory or asks for more
+    devices than there are."""
+    engine.member_devices(config.engine.devices)
     memory.require(
         footprint(config),
         f"this sweep ({config.spec.model}, n = {config.spec.n}, d = {config.spec.d}, "
@@ -153,7 +156,7 @@ def run_sweep(
         lrs = np.repeat(np.asarray(config.lrs), len(seeds))
         member_seeds = np.tile(seeds, len(config.lrs))
         predicted = model.theory.threshold_lr
-        on_flow = None if progress is None else (lambda done, total: progress("gradient flow", done, total))
+        on_flow = None if progress is None else (lambda done, total: progress("gradient flow", done, total, ("seeds",)))
         flows = flow.peak_sharpness(model, seeds, flow_time(config), on_flow) if config.flow else None
         parts = [run(lrs, member_seeds, 0)]
         for r in range(1, config.refine + 1):
@@ -230,7 +233,9 @@ class _ChunkRunner:
             stage = "grid" if round_index == 0 else f"refine {round_index}"
             base = int(sum(horizons[chunks[c]].sum() for c in parts))
             report = (
-                None if self.progress is None else (lambda done, total: self.progress(stage, base + done, base + total))
+                None
+                if self.progress is None
+                else (lambda done, total: self.progress(stage, base + done, base + total, UNITS))
             )
 
             def keep(g, tr):

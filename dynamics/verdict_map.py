@@ -32,6 +32,8 @@ from .config import DEFAULT_GRID, ModelSpec, SweepConfig
 # The settings a map may vary: ModelSpec fields, and the sweep's total time.
 AXES = {"d": "spec", "n": "spec", "lam": "spec", "sigma": "spec", "time": "sweep"}
 SYMBOLS = {"d": "d", "n": "n", "lam": "λ", "sigma": "σ", "time": "T·η"}
+INTEGER_AXES = ("d", "n")
+DEFAULT_AXES = (("d", (35, 50, 70, 100, 150, 200)),)  # `eos map` with no axis given
 STATE = "map.json"
 
 

@@ -13,11 +13,11 @@ from typing import NamedTuple
 import numpy as np
 
 from eos.dynamics import SweepConfig
-from eos.dynamics.config import predicted_lr
 from eos.dynamics.models import ModelSpec
+from eos.dynamics.registry import predicted_lr
 from eos.robustness.experiment import RobustnessConfig
 
-from . import bracket, phase, product, robustness, threshold, trajectories
+from . import NAMES, bracket, phase, product, robustness, threshold, trajectories
 
 
 class Figure(NamedTuple):
@@ -120,41 +120,48 @@ def _robustness(quick):
     return {"robustness": cfg}
 
 
-FIGURES: dict[str, Figure] = {
-    "threshold": Figure(
-        _threshold,
-        lambda r: threshold.draw(r["threshold"]),
-        "Final bias and test accuracy against the step size (Fig. 1 of Ahn et al.).",
-        _relu_sweep,
-    ),
-    "trajectories": Figure(
-        _trajectories,
-        lambda r: trajectories.draw({"relu": r["trajectories-relu"], "mean": r["trajectories-mean"]}),
-        "Loss, bias and sharpness along training, below and above the transition.",
-    ),
-    "product": Figure(
-        _product,
-        lambda r: product.draw(
-            [r[k] for k in sorted(r) if k.startswith("product-path")],
-            {k.removeprefix("product-gap-"): r[k] for k in sorted(r) if k.startswith("product-gap")},
+# In the order of NAMES (eos.figures), the one list of the names.
+FIGURES: dict[str, Figure] = dict(
+    zip(
+        NAMES,
+        (
+            Figure(  # threshold
+                _threshold,
+                lambda r: threshold.draw(r["threshold"]),
+                "Final bias and test accuracy against the step size (Fig. 1 of Ahn et al.).",
+                _relu_sweep,
+            ),
+            Figure(  # trajectories
+                _trajectories,
+                lambda r: trajectories.draw({"relu": r["trajectories-relu"], "mean": r["trajectories-mean"]}),
+                "Loss, bias and sharpness along training, below and above the transition.",
+            ),
+            Figure(  # product
+                _product,
+                lambda r: product.draw(
+                    [r[k] for k in sorted(r) if k.startswith("product-path")],
+                    {k.removeprefix("product-gap-"): r[k] for k in sorted(r) if k.startswith("product-gap")},
+                ),
+                "GD on ℓ(xy): paths from several starts, and the final sharpness gap against η.",
+            ),
+            Figure(  # phase
+                _phase,
+                lambda r: phase.draw({int(k.removeprefix("phase-d")): v for k, v in r.items()}),
+                "Located η* against d, and final bias over (η/η*, d).",
+            ),
+            Figure(  # robustness
+                _robustness,
+                lambda r: robustness.draw(r["robustness"]),
+                "Lipschitz brackets over √(nd/p) against p/(nd): the law, the data floor and the window.",
+                _robustness_run,
+            ),
+            Figure(  # bracket
+                _robustness,
+                lambda r: bracket.draw(r["robustness"]),
+                "Upper/lower ratio of the Lipschitz bracket per certificate, against width.",
+                _robustness_run,
+            ),
         ),
-        "GD on ℓ(xy): paths from several starts, and the final sharpness gap against η.",
-    ),
-    "phase": Figure(
-        _phase,
-        lambda r: phase.draw({int(k.removeprefix("phase-d")): v for k, v in r.items()}),
-        "Located η* against d, and final bias over (η/η*, d).",
-    ),
-    "robustness": Figure(
-        _robustness,
-        lambda r: robustness.draw(r["robustness"]),
-        "Lipschitz brackets over √(nd/p) against p/(nd): the law, the data floor and the window.",
-        _robustness_run,
-    ),
-    "bracket": Figure(
-        _robustness,
-        lambda r: bracket.draw(r["robustness"]),
-        "Upper/lower ratio of the Lipschitz bracket per certificate, against width.",
-        _robustness_run,
-    ),
-}
+        strict=True,
+    )
+)

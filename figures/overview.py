@@ -51,7 +51,7 @@ def _y_range(values):
 
 def draw(sweep):
     """sweep: any SweepResult."""
-    from eos.dynamics.model import make_model
+    from eos.dynamics.registry import make_model
 
     s, t = sweep.summary, sweep.transition
     model = make_model(sweep.config.spec)

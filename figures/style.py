@@ -72,3 +72,25 @@ def save(fig, out: Path, name: str, sources: dict) -> list[Path]:
     )
     plt.close(fig)
     return paths
+
+
+def write_overview(result, out: Path, figure: str, name: str = "overview.png") -> str | None:
+    """`name` (overview.png), the picture module eos.figures.FIGURE draws of this result, beside the
+    result files (written whole); None, or for a figure that cannot be drawn the note saying why
+    (never a lost result)."""
+    import importlib
+    import warnings
+
+    from eos.results.files import replace_whole
+
+    from . import NothingToDraw
+
+    try:
+        with warnings.catch_warnings():  # a font's missing glyph is no news a user can act on
+            warnings.simplefilter("ignore", UserWarning)
+            fig = importlib.import_module(f"eos.figures.{figure}").draw(result)
+            replace_whole(Path(out) / name, lambda p: fig.savefig(p, dpi=200, format="png"))
+        plt.close(fig)
+        return None
+    except Exception as e:  # the results are written; a failed picture must not hide them
+        return f"{name} not drawn: {e if isinstance(e, NothingToDraw) else f'{type(e).__name__}: {e}'}"

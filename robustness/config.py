@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 INPUTS = ("gaussian", "sphere")
 LABELS = ("random", "rule")
 REGULARISERS = ("gradient", "path")
+SOLVERS = ("CVXOPT", "CLARABEL", "SCS")  # LipSDP's solvers, in the order they are tried (upper_bounds.lipsdp)
 
 
 def noise_level(kind: str, flip: float = 0.0) -> float:

@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from eos import memory
 from eos.results.files import read_csv, read_json, write_atomically, write_csv, write_json
 from eos.results.provenance import provenance
 
@@ -161,6 +162,13 @@ def settings(config: RobustnessConfig) -> list[tuple[int, int, tuple]]:
     return [(config.n, v, (max(1, round((p - 1) / (v + 2))),)) for v in config.values]
 
 
+def check_fits(config: RobustnessConfig) -> None:
+    """ValueError, naming the sizes, if the experiment cannot fit in the free memory."""
+    parts = settings(config)
+    n, d = max(s[0] for s in parts), max(s[1] for s in parts)
+    memory.require(footprint(config), f"this experiment (n up to {n}, d up to {d}, widths up to {max(config.widths)})")
+
+
 def footprint(config: RobustnessConfig) -> dict[str, int]:
     """Bytes the largest part of the sweep will hold at its peak, by item (float32 training,
     float64 brackets); see dynamics/budget.py."""
@@ -177,6 +185,7 @@ def footprint(config: RobustnessConfig) -> dict[str, int]:
     }
 
 
+UNITS = ("compiled program", "network bracketed", "n·d·width")  # Tally's counts, for the progress clock
 TRAIN_THREADS = 2  # cells trained at once: a small cell's program keeps one core busy (measured 1.36× on 2 cores)
 
 
@@ -188,13 +197,13 @@ class Tally:
     def __init__(self, progress, total: tuple):
         self.progress, self.total, self.done, self.lock = progress, total, (0, 0, 0), threading.Lock()
         if progress:
-            progress("robustness", self.done, total)
+            progress("robustness", self.done, total, UNITS)
 
     def add(self, programs: int = 0, networks: int = 0, work: int = 0) -> None:
         if self.progress:
             with self.lock:
                 self.done = (self.done[0] + programs, self.done[1] + networks, self.done[2] + work)
-                self.progress("robustness", self.done, self.total)
+                self.progress("robustness", self.done, self.total, UNITS)
 
 
 def run_robustness(

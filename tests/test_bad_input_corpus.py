@@ -5,8 +5,6 @@ traceback, and nothing written: the working directory holds afterwards what it h
 The commands run in-process (`cli.main` with argv), so hundreds of cases take seconds.
 """
 
-import contextlib
-import io
 import math
 import os
 import sys
@@ -15,45 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import check_rejected, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.io import savemat
 
-from eos import cli
-
 HERE = Path(__file__).resolve().parent
-
-
-def run(args, cwd) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of `eos ARGS` run in cwd."""
-    out, err = io.StringIO(), io.StringIO()
-    old_cwd, old_argv = os.getcwd(), sys.argv
-    os.chdir(cwd)
-    sys.argv = ["eos", *args]
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                cli.main()
-                code = 0
-            except SystemExit as e:
-                code = e.code if isinstance(e.code, int) else 1
-    finally:
-        os.chdir(old_cwd)
-        sys.argv = old_argv
-    return code, out.getvalue(), err.getvalue()
-
-
-def check_rejected(args, cwd, needle=None):
-    before = sorted(p.relative_to(cwd) for p in Path(cwd).rglob("*"))
-    code, out, err = run(args, cwd)
-    lines = err.strip().splitlines()
-    info = dict(args=args, code=code, stderr=err, stdout=out[-500:])
-    assert code == 2, info
-    assert len(lines) == 1 and lines[0].startswith("error: "), info
-    assert "Traceback" not in err + out, info
-    if needle is not None:
-        assert needle.lower() in lines[0].lower(), info
-    assert sorted(p.relative_to(cwd) for p in Path(cwd).rglob("*")) == before, info
 
 
 # --- listed cases: (arguments, a word the message must contain) --------------------------
@@ -93,6 +58,9 @@ SWEEP = [
     (["--lr", "x"], "a multiple such as 0.5x"),
     (["--n-test", "0"], "n_test"),
     (["--model", "mlp", "--width", "0"], "width"),
+    (["--width", "32"], "--width 32: model 'relu' does not read it"),
+    (["--model", "product", "--d", "30"], "--d 30: model 'product' does not read it"),
+    (["--model", "mean", "--n", "30"], "--n 30: model 'mean' does not read it"),
     (["--seeds", "0"], "seeds"),
     (["--seeds", "-1"], "seeds"),
     (["--steps", "0"], "steps"),
@@ -487,7 +455,7 @@ def test_the_corpus_is_large_enough():
     listed = len(SWEEP) + 5 + 4 + len(ROBUSTNESS) + len(BAD_WEIGHTS) + 12 + len(FIGURES) + 1
     listed += len(OUT_COMMANDS) * len(BAD_OUTS)
     generated = 60 + 40 + 40 + 40 + 30 + 12 + 30
-    assert listed == 182 and listed + generated >= 430, (listed, generated)
+    assert listed == 185 and listed + generated >= 430, (listed, generated)
 
 
 def test_environment_and_model_faults_are_one_line_refusals(tmp_path):
@@ -513,10 +481,12 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(tmp_path, m
     by every command, not after the run at the save."""
     import errno
 
+    from eos.results import paths
+
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(cli.tempfile, "TemporaryDirectory", read_only)
+    monkeypatch.setattr(paths.tempfile, "TemporaryDirectory", read_only)
     for command in OUT_COMMANDS.values():
         check_rejected([*command, "--out", "ro/out"], tmp_path, "cannot write in '.': read-only file system")
 

@@ -7,7 +7,7 @@ import errno
 from pathlib import Path
 
 import pytest
-from test_bad_input_corpus import run
+from helpers import run
 
 import eos.results.chunks as chunks
 from eos.results.files import exclusive

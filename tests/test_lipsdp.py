@@ -3,7 +3,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eos.robustness.lipschitz import lipsdp, load_mat_weights, spectral_product
+from eos.robustness.upper_bounds import lipsdp, spectral_product
+from eos.robustness.weights import load_mat_weights
 
 REF = Path(__file__).resolve().parent / "data" / "lipsdp"
 
@@ -80,9 +81,10 @@ def test_eos_lipschitz_prints_its_certificate_rounded_up(tmp_path):
     import re
     from decimal import Decimal
 
-    from test_bad_input_corpus import run
+    from helpers import run
 
-    from eos.robustness.lipschitz import lipsdp, load_mat_weights
+    from eos.robustness.upper_bounds import lipsdp
+    from eos.robustness.weights import load_mat_weights
 
     path = Path(__file__).resolve().parent / "data" / "lipsdp" / "random_weights.mat"
     code, out, err = run(["lipschitz", str(path)], tmp_path)

@@ -1,17 +1,11 @@
 """`eos map`: one verdict per cell, resumable cells, and bad input refused before anything is written."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
+from helpers import eos
 
 from eos.dynamics import verdict_map
 from eos.dynamics.config import ModelSpec, SweepConfig
-
-
-def eos(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "eos", *args], capture_output=True, text=True, cwd=cwd)
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_bad_input_corpus import check_rejected, run
+from helpers import check_rejected, run
 
 from eos.dynamics import SweepConfig, run_sweep
-from eos.dynamics.model import ModelSpec, builtin_models, make_model
+from eos.dynamics.config import ModelSpec
+from eos.dynamics.registry import builtin_models, make_model
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "deep_linear.py"
 
@@ -129,7 +130,7 @@ def test_the_model_identity_covers_the_helpers_it_imports_from_its_folder(tmp_pa
     helper changes the digest a resume checks, as editing the file does; site-packages never count."""
     import sys
 
-    from eos.dynamics.model import source_digest
+    from eos.dynamics.registry import source_digest
 
     monkeypatch.syspath_prepend(str(tmp_path))
     (tmp_path / "helper_for_eos_test.py").write_text("SHIFT = 1.0\n")

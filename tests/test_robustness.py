@@ -7,7 +7,8 @@ import pytest
 
 from eos.robustness import constructions, fits, networks, theory
 from eos.robustness.experiment import RobustnessConfig, load, run_robustness
-from eos.robustness.lipschitz import lower_bound, two_layer_bracket
+from eos.robustness.lipschitz import two_layer_bracket
+from eos.robustness.lower_bounds import lower_bound
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +130,8 @@ def test_with_independent_units_every_activation_pattern_is_realised_and_the_lar
     enumerated maximum is a lower bound that no point beats: the Lipschitz constant itself."""
     import itertools
 
-    from eos.robustness.lipschitz import lipsdp_two_layer, pattern_bound
+    from eos.robustness.lower_bounds import pattern_bound
+    from eos.robustness.upper_bounds import lipsdp_two_layer
 
     rng = np.random.default_rng(k * d)
     w, b, a = rng.normal(size=(k, d)), rng.normal(size=k), rng.normal(size=k)
@@ -147,7 +149,7 @@ def test_with_independent_units_every_activation_pattern_is_realised_and_the_lar
 
 
 def test_the_pattern_search_is_never_below_the_patterns_it_starts_from():
-    from eos.robustness.lipschitz import pattern_bound
+    from eos.robustness.lower_bounds import pattern_bound
 
     rng = np.random.default_rng(1)
     w, a = rng.normal(size=(40, 60)), rng.normal(size=40)

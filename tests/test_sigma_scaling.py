@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from eos.dynamics import SweepConfig, run_sweep, theory
-from eos.dynamics.model import ModelSpec
+from eos.dynamics.config import ModelSpec
 
 GRID = np.geomspace(0.3, 3.0, 25)  # in units of the predicted η*; one grid step is 10 %
 

@@ -2,7 +2,6 @@
 devices or over two processes. Each must end with the summary.csv of one plain run, byte for byte."""
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -11,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import command, environment
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = [
@@ -33,17 +33,6 @@ SWEEP = [
 ]  # 12 grid chunks, then one of refinement
 
 
-def eos(*args):
-    return [sys.executable, "-c", "from eos.cli import main; main()", *args]
-
-
-def environment(**extra):
-    env = dict(os.environ, EOS_COMPILATION_CACHE=str(ROOT / ".pytest_cache" / "jax-cli"), **extra)
-    env.pop("XLA_FLAGS", None)
-    env.update(extra)
-    return env
-
-
 def finish(cmd, env, timeout=300):
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stderr
@@ -54,7 +43,7 @@ def finish(cmd, env, timeout=300):
 def reference(tmp_path_factory):
     out = tmp_path_factory.mktemp("ref") / "run"
     start = time.perf_counter()
-    finish(eos("sweep", *SWEEP, "--out", str(out)), environment())
+    finish(command("sweep", *SWEEP, "--out", str(out)), environment())
     return out, time.perf_counter() - start
 
 
@@ -75,7 +64,7 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_summary(r
     moments = []  # (chunks on disk before the kill, extra delay); (0, ·) may land before the sweep starts
     for attempt in range(3):
         started = (out / "sweep.json").exists()
-        cmd = eos("sweep", "--resume", str(out)) if started else eos("sweep", *SWEEP, "--out", str(out))
+        cmd = command("sweep", "--resume", str(out)) if started else command("sweep", *SWEEP, "--out", str(out))
         proc = subprocess.Popen(cmd, cwd=ROOT, env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if attempt == 2:
             assert proc.wait(timeout=300) == 0, f"killed at {moments}"
@@ -116,7 +105,7 @@ def test_a_signal_stops_cleanly_keeps_finished_chunks_and_says_how_to_resume(ref
     assert err.strip().splitlines()[-1].startswith(f"{word}: ") and "Traceback" not in err, err
     assert f"eos sweep --resume {out}" in err
     assert chunks(out) and not (out / "run.json").exists() and not (out / ".lock").exists()
-    resumed = finish(eos("sweep", "--resume", str(out)), environment())
+    resumed = finish(command("sweep", "--resume", str(out)), environment())
     assert "chunks read from the interrupted run" in resumed.stdout
     assert (out / "summary.csv").read_bytes() == (ref / "summary.csv").read_bytes()
 
@@ -125,7 +114,7 @@ def test_four_devices_give_the_summary_of_one(reference, tmp_path):
     ref, _ = reference
     out = tmp_path / "run"
     env = environment(XLA_FLAGS="--xla_force_host_platform_device_count=4")
-    finish(eos("sweep", *SWEEP, "--devices", "4", "--out", str(out)), env)
+    finish(command("sweep", *SWEEP, "--devices", "4", "--out", str(out)), env)
     assert json.loads((out / "run.json").read_text())["engine"]["devices"] == 4
     assert (out / "summary.csv").read_bytes() == (ref / "summary.csv").read_bytes()
 
@@ -142,7 +131,7 @@ def test_two_processes_through_jax_distributed_give_the_summary_of_one(reference
     out = tmp_path / "run"
     procs = [
         subprocess.Popen(
-            eos("sweep", *SWEEP, "--distributed", "--out", str(out)),
+            command("sweep", *SWEEP, "--distributed", "--out", str(out)),
             cwd=ROOT,
             env=environment(JAX_COORDINATOR_ADDRESS=f"localhost:{port}", JAX_NUM_PROCESSES="2", JAX_PROCESS_ID=str(i)),
             stdout=subprocess.PIPE,

@@ -3,7 +3,9 @@
 A new module here is a new model: `eos sweep --model NAME` finds it by its file name.
 """
 
-from ..model import Model, ModelSpec, Theory, find_model, make_model
+from ..config import ModelSpec
+from ..model import Model, Theory
+from ..registry import find_model, make_model
 from .relu import (
     IMPLS,
     RANK_BLOCK,

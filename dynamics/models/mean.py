@@ -8,8 +8,9 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import ndtr
 
+from ..config import ModelSpec
 from ..losses import LOSSES
-from ..model import Model, ModelSpec
+from ..model import Model
 from ..theory import mean_model_theory
 from .relu import ReluParams
 

@@ -8,9 +8,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from ..config import ModelSpec
 from ..data import accuracy, sparse_coding_split
 from ..losses import logistic
-from ..model import Model, ModelSpec
+from ..model import Model
 
 
 class MLPParams(NamedTuple):

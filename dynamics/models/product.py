@@ -8,8 +8,9 @@ import jax
 import jax.numpy as jnp
 
 from .. import theory
+from ..config import ModelSpec
 from ..losses import get_loss
-from ..model import Model, ModelSpec, Theory
+from ..model import Model, Theory
 
 
 class ProductParams(NamedTuple):

@@ -14,8 +14,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from eos.dynamics import engine, theory
+from eos.dynamics.config import ModelSpec
 from eos.dynamics.losses import LOSSES
-from eos.dynamics.model import Model, ModelSpec, builtin_models, make_model
+from eos.dynamics.model import Model
+from eos.dynamics.registry import builtin_models, make_model
 from eos.dynamics.sharpness import dense_sharpness
 
 F64 = jnp.float64

@@ -15,7 +15,8 @@ from scipy.stats import beta
 from eos.robustness import networks, theory
 from eos.robustness.experiment import RobustnessConfig, run_robustness
 from eos.robustness.floor import fit_floor
-from eos.robustness.lipschitz import lipsdp, lipsdp_two_layer, lower_bound, path_norm, spectral_product
+from eos.robustness.lower_bounds import lower_bound
+from eos.robustness.upper_bounds import lipsdp, lipsdp_two_layer, path_norm, spectral_product
 
 F64 = jnp.float64
 SCALE = 20 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else 1

@@ -1,0 +1,71 @@
+"""The process's set-up for a command: the version, the compilation cache, a multi-host start and
+quiet libraries. JAX is imported only inside the functions that need it (help stays fast)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("eos-theory-sim")
+    except PackageNotFoundError:  # run from a checkout without an install
+        return "0.1.0 (not installed)"
+
+
+def use_compilation_cache() -> None:
+    """Keep compiled programs on disk: a repeated command skips most of its compile time."""
+    import jax
+
+    path = os.environ.get("EOS_COMPILATION_CACHE", str(Path.home() / ".cache" / "eos" / "jax"))
+    if path:
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+
+
+def start(distributed: bool) -> bool:
+    """Set up a run's process (the compilation cache, a multi-host start); whether it leads: in a
+    multi-host run the first process writes and reports."""
+    use_compilation_cache()
+    if distributed:
+        start_distributed()
+    import jax
+
+    return jax.process_index() == 0
+
+
+def start_distributed() -> None:
+    """jax.distributed.initialize() with the coordinator from the environment; ValueError naming
+    --distributed when it fails.
+
+    JAX_COORDINATOR_ADDRESS (host:port of process 0) is read by JAX itself; JAX_NUM_PROCESSES and
+    JAX_PROCESS_ID are passed on when set. Without them JAX detects SLURM, Open MPI and other
+    cluster managers.
+    """
+    import jax
+
+    kw = {
+        name: int(os.environ[env])
+        for name, env in (("num_processes", "JAX_NUM_PROCESSES"), ("process_id", "JAX_PROCESS_ID"))
+        if env in os.environ
+    }
+    try:
+        jax.distributed.initialize(**kw)
+    except (ValueError, RuntimeError) as e:
+        raise ValueError(f"--distributed: {e}") from None
+
+
+def quiet_libraries() -> None:
+    """The command speaks in its own lines: the libraries' raw warnings (NumPy overflow on a refused
+    value, JAX's compilation-cache writes to a read-only cache, matplotlib's cache directory under a
+    read-only HOME) would precede or follow them with nothing the user can act on."""
+    import logging
+    import warnings
+
+    warnings.simplefilter("ignore")
+    for name in ("jax", "matplotlib", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
