@@ -143,11 +143,16 @@ def _new_sweep_dir(config: SweepConfig, out: Path | None, distributed: bool, lea
     check_fits(config)
     if lead:  # the other hosts would race the first one, which creates it
         check_out(out)
-        try:
-            resumable.begin(out, config)
-        except OSError as e:  # another process took --out since it was checked, or it cannot be written
-            raise ValueError(f"--out {str(out)!r}: {e.strerror or e}") from None
+        _begin(resumable.begin, out, config)
     return out
+
+
+def _begin(begin, out: Path, config) -> None:
+    """begin(out, config): the run's directory made, holding its config."""
+    try:
+        begin(out, config)
+    except OSError as e:  # another process took --out since it was checked, or it cannot be written
+        raise ValueError(f"--out {str(out)!r}: {e.strerror or e}") from None
 
 
 def _run_sweep(out: Path, config: SweepConfig, max_hours: float, new: bool, lead: bool):
@@ -239,9 +244,16 @@ def map_(
     check_hours(max_hours)
     given = {"d": d, "n": n, "lam": lam, "sigma": sigma, "time": time_}
     with bad_input():
-        config, out = _map_directory(resume, out, lambda: map_config(model, given, lr, log, seeds, refine, flow))
+        if resume is None:
+            config, out = map_config(model, given, lr, log, seeds, refine, flow), out or default_out("map")
+            check_out(out)
+        else:
+            check_path(resume, "--resume")
+            config, out = verdict_map.pending(resume), resume
         for sweep_config in verdict_map.sweeps(config, predicted_lr):
             check_fits(sweep_config)
+        if resume is None:
+            _begin(verdict_map.begin, out, config)
     runtime.use_compilation_cache()
     result = _run_map(out, config, max_hours)
     _finish(result, out, "verdict_map", report.verdict_map(result), ["map.csv", "run.json", "cells/"], name="map.png")
@@ -273,22 +285,6 @@ def _run_map(out: Path, config, max_hours: float):
         raise BadInput(f"{_too_long(e, max_hours, 'a cell')}fewer seeds or cells; {kept()}: {finish}") from None
 
 
-def _map_directory(resume: Path | None, out: Path | None, config):
-    """(config, directory) of the map to run: the one kept in `resume`, or config() begun in `out`."""
-    from eos.dynamics import verdict_map
-
-    if resume is None:
-        config, out = config(), out or default_out("map")
-        check_out(out)
-        try:
-            verdict_map.begin(out, config)
-        except OSError as e:
-            raise ValueError(f"--out {str(out)!r}: {e.strerror or e}") from None
-        return config, out
-    check_path(resume, "--resume")
-    return verdict_map.pending(resume), resume
-
-
 @app.command()
 @config_options(RobustnessConfig)
 def robustness(
@@ -307,11 +303,11 @@ def robustness(
     **options,
 ):
     """Train two-layer networks of many widths, bracket their Lipschitz constants, set them against the law."""
-    from eos.robustness.experiment import check_fits, run_robustness
-
     check_hours(max_hours)
     with bad_input():
         config = _robustness_config(ctx, widths, values, (design_n, design_d, design_k), options)
+    from eos.robustness.experiment import check_fits, run_robustness
+
     runtime.use_compilation_cache()
     with bad_input():
         check_fits(config)
@@ -397,9 +393,6 @@ def figures(
         None, "--from", metavar="DIR", help="Run directories (or folders of them) to reuse: any run of the right kind."
     ),
 ):
-    from eos.figures import runs
-    from eos.memory import require
-
     with bad_input():
         unknown = [n for n in names or [] if n not in FIGURE_NAMES and n != "all"]
         if unknown:
@@ -410,6 +403,10 @@ def figures(
             if not d.is_dir():
                 raise ValueError(f"--from {str(d)!r} is not a directory")
         check_out(out, empty=False)  # figures add to a directory: what is there is reused
+    from eos.figures import runs
+    from eos.memory import require
+
+    with bad_input():
         require(runs.footprint(chosen, quick), f"the runs of {', '.join(chosen)}")
     runtime.use_compilation_cache()
     kept = f"finished runs and sweep chunks are kept under {out / 'runs'}; the same command goes on from them"

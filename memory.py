@@ -10,11 +10,6 @@ from __future__ import annotations
 import math
 import os
 
-import jax
-import jax.numpy as jnp
-
-INT32_MAX = 2**31 - 1
-
 
 def available_bytes() -> int:
     """Memory this process can still take: MemAvailable on Linux, physical memory elsewhere."""
@@ -33,6 +28,9 @@ def available_bytes() -> int:
 
 def tree_bytes(tree) -> int:
     """Bytes of a pytree of arrays or ShapeDtypeStructs."""
+    import jax
+    import jax.numpy as jnp
+
     return sum(math.prod(a.shape) * jnp.dtype(a.dtype).itemsize for a in jax.tree_util.tree_leaves(tree))
 
 

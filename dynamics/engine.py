@@ -19,8 +19,6 @@ another's numbers.
 from __future__ import annotations
 
 import functools
-import heapq
-import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -31,6 +29,8 @@ from jax.flatten_util import ravel_pytree
 
 from .config import POOLS, EngineConfig  # noqa: F401  (the engine's configuration, kept importable here)
 from .model import Model
+from .planning import MAX_CALL_STEPS, Plan, member_devices
+from .planning import plan as make_plan  # `run` takes a `plan` argument of the same name
 from .sharpness import sharpness
 
 
@@ -65,8 +65,6 @@ class Trajectories(NamedTuple):
     stride: int
 
 
-MAX_CALL_STEPS = 4096  # steps per device call at most, whatever the stride: Ctrl-C and SIGTERM wait one call
-MAX_RECORDS = 4096  # records per member at the automatic stride: memory must not grow with the horizon
 # The loss rising from one step to the next is the instability of GD past 2/η (a descent step on a
 # locally quadratic loss with η < 2/λ never raises it). It is counted at every step, so that what
 # a run is called does not depend on the record stride. RISE is a relative increase about 100
@@ -74,55 +72,6 @@ MAX_RECORDS = 4096  # records per member at the automatic stride: memory must no
 # initialisation's own relaxation.
 RISE = 1e-5
 RISE_AFTER = 3
-
-
-def record_count(horizons, stride: int) -> np.ndarray:
-    """Records per member: steps 0, stride, 2·stride, … and the horizon."""
-    return -(-np.asarray(horizons, np.int64) // stride) + 1
-
-
-def default_stride(horizons: np.ndarray) -> int:
-    """Short enough that the shortest member records a few points, at most 99 steps, unless the
-    longest member would then record more than MAX_RECORDS points.
-
-    Odd, so that records alternate between the two phases of a period-2 oscillation
-    (the signature of the edge of stability); an even stride would see only one phase.
-    """
-    horizons = np.asarray(horizons)
-    stride = max(1, min(99, int(horizons.min()) // 4))
-    stride = stride if stride % 2 else stride - 1
-    capped = -(-int(horizons.max()) // (MAX_RECORDS - 1))
-    return max(stride, capped if capped % 2 else capped + 1)
-
-
-def finish_blocks(horizons: np.ndarray, stride: int, slots: int) -> np.ndarray:
-    """The block after which each member finishes in a refilled pool of `slots`, longest first
-    (the engine's schedule, simulated; divergence can only make a member finish earlier)."""
-    horizons = np.asarray(horizons)
-    blocks = -(-horizons // stride)
-    free_at = [0] * slots
-    finish = np.zeros(len(horizons), np.int64)
-    for m in np.argsort(-horizons, kind="stable"):
-        finish[m] = heapq.heappop(free_at) + blocks[m]
-        heapq.heappush(free_at, finish[m])
-    return finish
-
-
-def schedule_blocks(blocks_needed: np.ndarray, slots: int) -> int:
-    """Blocks the refilled pool runs for members needing `blocks_needed` blocks, longest first."""
-    return int(finish_blocks(blocks_needed, 1, slots).max(initial=0))
-
-
-def choose_slots(horizons: np.ndarray, stride: int, max_slots: int, max_waste: float) -> int:
-    """The largest pool (power of two, or all members) whose simulated waste is ≤ max_waste."""
-    blocks = -(-horizons // stride)
-    useful = float(horizons.sum())
-    candidates = sorted({min(2**i, max_slots, len(horizons)) for i in range(31)})
-    best = candidates[0]
-    for s in candidates:
-        if schedule_blocks(blocks, s) * s * stride - useful <= max_waste * useful:
-            best = s
-    return best
 
 
 def member_block(model: Model, lanczos_steps: int, stride: int, indexed: bool = False):
@@ -233,14 +182,6 @@ def _programs(model: Model, lanczos_steps: int, stride: int, indexed: bool) -> _
     )
 
 
-def member_devices(count: int = 0) -> list:
-    """The devices the member axis is sharded over: the first `count` of jax.devices() (0: all)."""
-    devices = jax.devices()
-    if count < 0 or count > len(devices):
-        raise ValueError(f"devices must be between 0 (all) and {len(devices)} here, got {count}")
-    return devices[: count or len(devices)]
-
-
 def _to_devices(tree, sharding):
     """Host arrays as global arrays with `sharding` (works across processes: each supplies its part)."""
 
@@ -261,78 +202,6 @@ def _to_host(tree):
 
 def _stack(trees):
     return jax.tree_util.tree_map(lambda *a: np.stack(a), *trees)
-
-
-def pool_policy(config: EngineConfig) -> str:
-    """`cpu` or `accelerator`; `auto` follows the platform of the member devices.
-
-    cpu: a step costs in proportion to the pool, so the pool is the largest whose simulated
-    waste (member-steps computed past a member's horizon) stays under max_waste, within
-    memory_mb; each slot holds a copy of its data (a CPU reads a copy fastest).
-    accelerator: a step costs about the same up to thousands of members, so the pool takes
-    every member of the grid at once, within device_memory_fraction of the device's memory;
-    the data is held once per seed and each member reads its seed's tables.
-    """
-    if config.pool != "auto":
-        return config.pool
-    return "cpu" if member_devices(config.devices)[0].platform == "cpu" else "accelerator"
-
-
-def device_memory_bytes(config: EngineConfig) -> int:
-    """Memory of one member device (bytes_limit where the runtime reports it; else memory_mb)."""
-    stats = member_devices(config.devices)[0].memory_stats() or {}
-    return int(stats.get("bytes_limit", config.memory_mb * 2**20))
-
-
-def pool_slots(model: Model, horizons, stride: int, config: EngineConfig, dtype=jnp.float32) -> int:
-    """Members each device holds, by the pool policy (see pool_policy), for the members `horizons`."""
-    key = jax.random.key(0)
-    train = jax.eval_shape(lambda k: model.sample(k)[0], key)
-    params = jax.eval_shape(model.init, key, train)
-    size = lambda tree: sum(math.prod(a.shape) * jnp.dtype(a.dtype).itemsize for a in jax.tree_util.tree_leaves(tree))
-    horizons = np.asarray(horizons)
-    if pool_policy(config) == "accelerator":
-        # State and Lanczos basis (16 × params), and a working set: a step reads a slice of its
-        # seed's tables (one block of the ranked relu), allowed for as a sixteenth of them.
-        per_member = 16 * size(params) + size(train) // 16
-        budget = int(config.device_memory_fraction * device_memory_bytes(config) // max(per_member, 1))
-        per_device = -(-len(horizons) // len(member_devices(config.devices)))
-        return max(1, min(config.max_slots or budget, per_device))
-    per_member = size(train) + 16 * size(params)
-    budget = max(1, int(config.memory_mb * 2**20 // max(per_member, 1)))
-    return choose_slots(horizons, stride, config.max_slots or budget, config.max_waste)
-
-
-class Plan(NamedTuple):
-    """How the engine runs a set of members, fixed before it starts. A member's last bits depend
-    on `stride` (where it is measured) and `slots` (XLA compiles a pool of 32 into other float32
-    code than a pool of 8), and on nothing else: a sweep plans once for its whole grid and runs
-    every chunk and round with that plan."""
-
-    stride: int  # steps between records (and sharpness measurements)
-    slots: int  # members each device holds at once
-    devices: int  # devices the member axis is sharded over
-    indexed: bool  # True: the pool reads per-seed tables (accelerator); False: each slot holds a copy (cpu)
-
-    def records(self, horizons) -> np.ndarray:
-        """Records per member: steps 0, stride, 2·stride, … and the horizon."""
-        return record_count(horizons, self.stride)
-
-    def finish_order(self, horizons) -> np.ndarray:
-        """Member indices in the order the refilled pool is expected to finish them."""
-        return np.argsort(finish_blocks(horizons, self.stride, self.slots), kind="stable")
-
-
-def plan(model: Model, horizons, config: EngineConfig = EngineConfig(), dtype=jnp.float32) -> Plan:
-    """The plan for members with these horizons: config.stride or the default stride, and the
-    pool size of the pool policy (see pool_slots)."""
-    horizons = np.asarray(horizons, np.int64)
-    stride = config.stride or default_stride(horizons)
-    slots = pool_slots(model, horizons, stride, config, dtype)
-    return Plan(stride, slots, len(member_devices(config.devices)), pool_policy(config) == "accelerator")
-
-
-_make_plan = plan  # `run` takes a `plan` argument of the same name
 
 
 class _Seeds(NamedTuple):
@@ -523,33 +392,112 @@ def run(
     lrs = np.asarray(lrs, dtype=np.float64)
     horizons = np.asarray(horizons, dtype=np.int64)
     seeds = np.asarray(seeds, dtype=np.int64)
-    plan = plan or _make_plan(model, horizons, config, dtype)
+    plan = plan or make_plan(model, horizons, config, dtype)
     prog = _programs(model, config.lanczos_steps, plan.stride, plan.indexed)
     table = _sample_seeds(prog, seeds)
     dev = _Devices(prog, table, plan, member_devices(config.devices), dtype)
     initial = _measure_initial(dev, table)
-    bad = ~np.isfinite(initial[0])
-    if bad.any():
-        value, broken = initial[0][bad][0], table.values[bad]
-        overflow = ""
-        if np.isinf(value) and jnp.dtype(dtype) == jnp.float32:
-            overflow = "; in float32 an infinite loss may be an overflow that float64 avoids"
-        raise NonFiniteStart(
-            f"model {model.name!r}: the training loss at initialisation is {value} for "
-            f"seed{'s' * (len(broken) > 1)} {', '.join(map(str, broken[:5]))}{' …' * (len(broken) > 5)} "
-            f"(a run must start from a finite loss{overflow})"
-        )
-    measured = dev.replicate(((config.blowup * np.maximum(initial[0], 1.0)).astype(dtype), initial[3]))
-    rec = _Records(horizons, plan.stride, table.index, initial)
+    _check_start(model, initial[0], table.values, dtype)
     groups = [np.arange(len(lrs))] if groups is None else [np.asarray(g, np.int64) for g in groups]
-    group_of = np.empty(len(lrs), np.int64)
-    for g, rows in enumerate(groups):
-        group_of[rows] = g
-    left = np.array([len(rows) for rows in groups])
-    widest = int(left.max())
+    state = _Run(prog, table, dev, plan, (lrs, seeds, horizons), initial, groups, on_group)
+    measured = dev.replicate(((config.blowup * np.maximum(initial[0], 1.0)).astype(dtype), initial[3]))
+    pool, done_steps, computed = state.refill(dev.empty, measured), 0, 0  # computed: masked member-steps too
+    total = int(horizons.sum())
+    while len(live := state.sched.live()):
+        members = state.sched.occupant[live]
+        remaining = horizons[members] - state.rec.steps_done[members]
+        steps = int(min(plan.stride, np.max(remaining)))
+        partly = lambda k: progress(done_steps + int(np.minimum(remaining, k).sum()), total)
+        pool, *measurements = dev.advance(pool, steps, None if progress is None else partly)
+        computed += dev.slots * steps
+        advanced, finished = state.record(pool, live, members, measurements)
+        done_steps += advanced
+        if len(finished):
+            pool = state.refill(pool, measured)
+        if progress is not None:
+            progress(done_steps, total)
+    return state.subset(np.arange(len(lrs)))._replace(computed_steps=computed, slots=dev.slots)
 
-    def subset(rows) -> Trajectories:
-        own = np.searchsorted(table.values, np.unique(seeds[rows]))
+
+def _check_start(model: Model, loss0, seed_values, dtype) -> None:
+    """NonFiniteStart, naming the seeds, where the training loss at initialisation is not finite."""
+    bad = ~np.isfinite(loss0)
+    if not bad.any():
+        return
+    value, broken = loss0[bad][0], seed_values[bad]
+    overflow = ""
+    if np.isinf(value) and jnp.dtype(dtype) == jnp.float32:
+        overflow = "; in float32 an infinite loss may be an overflow that float64 avoids"
+    raise NonFiniteStart(
+        f"model {model.name!r}: the training loss at initialisation is {value} for "
+        f"seed{'s' * (len(broken) > 1)} {', '.join(map(str, broken[:5]))}{' …' * (len(broken) > 5)} "
+        f"(a run must start from a finite loss{overflow})"
+    )
+
+
+class _Run:
+    """One call of `run`: which member is where (the scheduler), what has been recorded, and which
+    groups of members are still running, so that a finished group is measured and handed over."""
+
+    def __init__(self, prog, table, dev, plan, members, initial, groups, on_group):
+        self.prog, self.table, self.dev, self.plan, self.initial = prog, table, dev, plan, initial
+        self.lrs, self.seeds, self.horizons = members
+        self.groups, self.on_group = groups, on_group
+        self.group_of = np.empty(len(self.lrs), np.int64)
+        for g, rows in enumerate(groups):
+            self.group_of[rows] = g
+        self.left = np.array([len(rows) for rows in groups])
+        self.widest = int(self.left.max())
+        self.rec = _Records(self.horizons, plan.stride, table.index, initial)
+        self.sched = _Scheduler(self.horizons, dev.slots)
+
+    def refill(self, pool, measured):
+        """The pool with every free slot given the next waiting member."""
+        take, members = self.sched.admit()
+        if not len(take):
+            return pool
+        slots = self.dev.slots
+        mask = np.zeros(slots, bool)
+        mask[take] = True
+        idx, lr, hor = np.zeros(slots, np.int64), np.zeros(slots), np.zeros(slots, np.int64)
+        idx[take], lr[take], hor[take] = self.table.index[members], self.lrs[members], self.horizons[members]
+        return self.dev.load(pool, mask, idx, lr, hor, measured)
+
+    def record(self, pool, live, members, measurements) -> tuple[int, np.ndarray]:
+        """Write one block's measurements; release (and hand over) the members it finished. Returns
+        the member-steps advanced and the slots freed."""
+        loss, thr, lam = measurements
+        t_h, div_h, loss_h, ((thr_h, trace_h), rise_h), lam_h = _to_host((pool.t, pool.div, loss, thr, lam))
+        rec = self.rec
+        advanced = rec.write(members, t_h[live], loss_h[live], thr_h[live], trace_h[live], lam_h[live], rise_h[live])
+        finished = live[(t_h[live] >= self.horizons[members]) | (div_h[live] >= 0)]
+        if len(finished):
+            host_params = _to_host(pool.params)
+            for s in finished:
+                m = self.sched.occupant[s]
+                rec.diverged_step[m] = div_h[s]
+                rec.final_params[m] = _gather(host_params, s)
+                self.left[self.group_of[m]] -= 1
+            self.sched.release(finished)
+            self.hand_over(members[np.isin(live, finished)])
+        return advanced, finished
+
+    def hand_over(self, members) -> None:
+        """Final measurements of the groups these members complete, then hand the groups over."""
+        for g in [g for g in np.unique(self.group_of[members]) if self.left[g] == 0]:
+            rows, rec = self.groups[g], self.rec
+            params = _stack([rec.final_params[m] for m in rows])
+            obs, rec.dead[rows] = _final_measurements(
+                self.prog, params, self.table.train, self.table.test, self.table.index[rows], self.widest
+            )
+            for name, value in obs.items():
+                rec.observables.setdefault(name, np.full(len(self.lrs), np.nan))[rows] = value
+            if self.on_group is not None:
+                self.on_group(int(g), self.subset(rows))
+
+    def subset(self, rows) -> Trajectories:
+        rec, initial = self.rec, self.initial
+        own = np.searchsorted(self.table.values, np.unique(self.seeds[rows]))
         return Trajectories(
             rec.step[rows],
             rec.loss[rows],
@@ -562,65 +510,14 @@ def run(
             rec.dead[rows],
             {k: v[rows] for k, v in rec.observables.items()},
             initial[2][own],
-            _gather(table.params, own),
+            _gather(self.table.params, own),
             _stack([rec.final_params[m] for m in rows]),
             # the steps its members needed: a diverged member needed none after it diverged
-            int(np.minimum(horizons[rows], rec.steps_done[rows]).sum()),
+            int(np.minimum(self.horizons[rows], rec.steps_done[rows]).sum()),
             0,
-            dev.slots,
-            plan.stride,
+            self.dev.slots,
+            self.plan.stride,
         )
-
-    def hand_over(members):
-        """Final measurements of the groups these members complete, then hand the groups over."""
-        for g in [g for g in np.unique(group_of[members]) if left[g] == 0]:
-            rows = groups[g]
-            obs, rec.dead[rows] = _final_measurements(
-                prog, _stack([rec.final_params[m] for m in rows]), table.train, table.test, table.index[rows], widest
-            )
-            for name, value in obs.items():
-                rec.observables.setdefault(name, np.full(len(lrs), np.nan))[rows] = value
-            if on_group is not None:
-                on_group(int(g), subset(rows))
-
-    sched = _Scheduler(horizons, dev.slots)
-
-    def refill(pool):
-        take, members = sched.admit()
-        if not len(take):
-            return pool
-        mask = np.zeros(dev.slots, bool)
-        mask[take] = True
-        idx, lr, hor = np.zeros(dev.slots, np.int64), np.zeros(dev.slots), np.zeros(dev.slots, np.int64)
-        idx[take], lr[take], hor[take] = table.index[members], lrs[members], horizons[members]
-        return dev.load(pool, mask, idx, lr, hor, measured)
-
-    pool, done_steps, computed = refill(dev.empty), 0, 0  # computed: member-steps, masked ones included
-    total = int(horizons.sum())
-    while len(live := sched.live()):
-        members = sched.occupant[live]
-        remaining = horizons[members] - rec.steps_done[members]
-        steps = int(min(plan.stride, np.max(remaining)))
-        partly = lambda k: progress(done_steps + int(np.minimum(remaining, k).sum()), total)
-        pool, loss, thr, lam = dev.advance(pool, steps, None if progress is None else partly)
-        computed += dev.slots * steps
-        t_h, div_h, loss_h, ((thr_h, trace_h), rise_h), lam_h = _to_host((pool.t, pool.div, loss, thr, lam))
-        done_steps += rec.write(members, t_h[live], loss_h[live], thr_h[live], trace_h[live], lam_h[live], rise_h[live])
-        finished = live[(t_h[live] >= horizons[members]) | (div_h[live] >= 0)]
-        if len(finished):
-            host_params = _to_host(pool.params)
-            for s in finished:
-                m = sched.occupant[s]
-                rec.diverged_step[m] = div_h[s]
-                rec.final_params[m] = _gather(host_params, s)
-                left[group_of[m]] -= 1
-            sched.release(finished)
-            pool = refill(pool)
-            hand_over(members[np.isin(live, finished)])
-        if progress is not None:
-            progress(done_steps, total)
-
-    return subset(np.arange(len(lrs)))._replace(computed_steps=computed, slots=dev.slots)
 
 
 def _final_measurements(prog: _Programs, params, train, test, seed_index, width: int):

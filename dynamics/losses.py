@@ -13,6 +13,8 @@ from typing import NamedTuple
 
 import jax.numpy as jnp
 
+from .config import LOSS_NAMES
+
 
 class Loss(NamedTuple):
     name: str
@@ -27,12 +29,20 @@ def _log_cosh(s):
     return a + jnp.log1p(jnp.exp(-2.0 * a)) - math.log(2.0)
 
 
+# In the order of config.LOSS_NAMES, the one list of their names (the configs check it without JAX).
 LOSSES: dict[str, Loss] = {
-    "logcosh": Loss("logcosh", _log_cosh, 1.0, 1.0 / 3.0),
-    "sqrt": Loss("sqrt", lambda s: jnp.sqrt(1.0 + s * s) - 1.0, 1.0, 0.5),
-    # log(2 cosh(s/2)): ℓ'(s)/s = ½ tanh(s/2)/s = ¼ (1 − s²/12 + …), so κ = 1/4, c = 1/12.
-    "logistic": Loss("logistic", lambda s: _log_cosh(s / 2.0) + math.log(2.0), 0.25, 1.0 / 12.0),
-    "quadratic": Loss("quadratic", lambda s: 0.5 * s * s, 1.0, 0.0),
+    name: Loss(name, value, curvature, c)
+    for name, (value, curvature, c) in zip(
+        LOSS_NAMES,
+        (
+            (_log_cosh, 1.0, 1.0 / 3.0),  # logcosh
+            (lambda s: jnp.sqrt(1.0 + s * s) - 1.0, 1.0, 0.5),  # sqrt
+            # logistic, log(2 cosh(s/2)): ℓ'(s)/s = ½ tanh(s/2)/s = ¼ (1 − s²/12 + …), so κ = 1/4, c = 1/12.
+            (lambda s: _log_cosh(s / 2.0) + math.log(2.0), 0.25, 1.0 / 12.0),
+            (lambda s: 0.5 * s * s, 1.0, 0.0),  # quadratic
+        ),
+        strict=True,
+    )
 }
 
 

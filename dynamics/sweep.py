@@ -29,8 +29,8 @@ from eos.results.chunks import ChunkStore
 from eos.results.files import read_csv, read_json, replace_whole, write_atomically, write_csv, write_json, write_npz
 from eos.results.provenance import provenance
 
-from . import columns, engine, flow, regime, transition
-from .config import DEFAULT_GRID, SweepConfig, default_lrs, flow_time  # noqa: F401
+from . import columns, engine, flow, planning, regime, transition
+from .config import DEFAULT_GRID, INT32_MAX, SweepConfig, default_lrs, flow_time  # noqa: F401
 from .registry import make_model, predicted_lr, source_digest  # noqa: F401
 
 
@@ -70,11 +70,10 @@ def footprint(config: SweepConfig) -> dict[str, int]:
     # Before any array of the members' size exists: their host rows (summary, records, schedule).
     memory.require({"members": members * HOST_BYTES_PER_MEMBER}, f"this sweep ({members} runs)")
     horizons = config.horizons(config.lrs)
-    stride = config.engine.stride or engine.default_stride(horizons)
-    if int(horizons.max()) + stride > memory.INT32_MAX:
+    stride = config.engine.stride or planning.default_stride(horizons)
+    if int(horizons.max()) + stride > INT32_MAX:
         raise ValueError(
-            f"a horizon of {int(horizons.max())} steps overflows the int32 step counter "
-            f"(at most {memory.INT32_MAX - stride})"
+            f"a horizon of {int(horizons.max())} steps overflows the int32 step counter (at most {INT32_MAX - stride})"
         )
     with jax.enable_x64(config.x64):
         model = make_model(config.spec, dtype)
@@ -98,17 +97,17 @@ def footprint(config: SweepConfig) -> dict[str, int]:
     }
 
 
-def _plan(model, config: SweepConfig, dtype) -> engine.Plan:
+def _plan(model, config: SweepConfig, dtype) -> planning.Plan:
     """One plan for the whole grid, every chunk and round: the same stride, so that records (and
     sharpness) are taken at the same steps, and the same pool size per device, so that a member's
     last bits do not depend on its chunk (XLA may compile another batch size into other code)."""
-    return engine.plan(model, np.repeat(config.horizons(config.lrs), config.seeds), config.engine, dtype)
+    return planning.plan(model, np.repeat(config.horizons(config.lrs), config.seeds), config.engine, dtype)
 
 
 def check_fits(config: SweepConfig) -> None:
     """ValueError, naming the sizes, if the sweep cannot fit in the free memory or asks for more
     devices than there are."""
-    engine.member_devices(config.engine.devices)
+    planning.member_devices(config.engine.devices)
     memory.require(
         footprint(config),
         f"this sweep ({config.spec.model}, n = {config.spec.n}, d = {config.spec.d}, "
@@ -182,12 +181,12 @@ def run_sweep(
     useful = meta["engine"]["useful_steps"]
     meta["engine"]["wasted_fraction"] = meta["engine"]["computed_steps"] / useful - 1 if useful else 0.0
     meta["engine"]["stride"] = run.plan.stride
-    # Records per member are bounded (engine.MAX_RECORDS at the automatic stride), so memory
+    # Records per member are bounded (planning.MAX_RECORDS at the automatic stride), so memory
     # does not grow with the horizon; a long horizon is recorded more sparsely instead.
     meta["engine"]["records_per_member"] = int(run.plan.records(config.horizons(config.lrs)).max())
-    meta["engine"]["record_cap"] = None if config.engine.stride else engine.MAX_RECORDS
+    meta["engine"]["record_cap"] = None if config.engine.stride else planning.MAX_RECORDS
     meta["engine"]["slots_per_device"] = run.plan.slots
-    meta["engine"]["devices"] = len(engine.member_devices(config.engine.devices))
+    meta["engine"]["devices"] = len(planning.member_devices(config.engine.devices))
     meta["engine"]["rounds"] = [p["engine"] for p in parts]
     meta["resumed_chunks"] = run.resumed
     return SweepResult(config, at_precision(summary, config.x64), trajectories, theory_block, located, meta)
@@ -197,7 +196,7 @@ class _ChunkRunner:
     """Runs a round's members: chunks found in the store are read, all the others run together
     in one refilled pool, and each is kept the moment its last member finishes."""
 
-    def __init__(self, model, config: SweepConfig, plan: engine.Plan, store, progress):
+    def __init__(self, model, config: SweepConfig, plan: planning.Plan, store, progress):
         self.model, self.config, self.plan = model, config, plan
         self.store, self.progress = store, progress
         self.dtype = jnp.float64 if config.x64 else jnp.float32

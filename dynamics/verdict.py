@@ -70,6 +70,11 @@ def decide(lrs, seeds, regimes, departed, measured: dict, prediction: float | No
     bracket it ({} if none)} for a sweep's rows (lrs, seeds, regimes, departed: per row) and the
     pooled measurement of its mean curve (pooled.measure_with_intervals), given the predicted η*."""
     lrs, seeds, regimes = np.asarray(lrs, float), np.asarray(seeds), np.asarray(regimes)
+    return _outside(lrs, seeds, regimes, departed, prediction) or _measured(measured)
+
+
+def _outside(lrs, seeds, regimes, departed, prediction: float | None) -> dict | None:
+    """below_grid, above_grid or no_change: where the grid does not hold the transition; else None."""
     lo, hi = float(lrs.min()), float(lrs.max())
     first = _at_smallest(lrs, seeds, regimes)
     past = {s: r for s, r in first.items() if r in PAST}
@@ -82,21 +87,27 @@ def decide(lrs, seeds, regimes, departed, measured: dict, prediction: float | No
             f"transition ({named}){where}",
             "advice": _bracketing(prediction, lo / 20, hi),
         }
-    if not np.any(departed) and not np.any(np.isin(regimes, MOVED)):
-        if prediction is None or prediction > hi:
-            where = f" (prediction {prediction:.3g})" if prediction is not None else ""
-            return {
-                "verdict": "above_grid",
-                "reason": f"no run leaves its small-η trend or reaches 2/η up to η = {hi:.3g}: every run is before "
-                f"the transition{where}",
-                "advice": _bracketing(prediction, lo, hi * 20),
-            }
+    if np.any(departed) or np.any(np.isin(regimes, MOVED)):
+        return None
+    if prediction is None or prediction > hi:
+        where = f" (prediction {prediction:.3g})" if prediction is not None else ""
         return {
-            "verdict": "no_change",
-            "reason": f"no run leaves its small-η trend or reaches 2/η over η = {lo:.3g}–{hi:.3g}, "
-            f"although the prediction {prediction:.3g} lies inside it",
-            "advice": {},
+            "verdict": "above_grid",
+            "reason": f"no run leaves its small-η trend or reaches 2/η up to η = {hi:.3g}: every run is before "
+            f"the transition{where}",
+            "advice": _bracketing(prediction, lo, hi * 20),
         }
+    return {
+        "verdict": "no_change",
+        "reason": f"no run leaves its small-η trend or reaches 2/η over η = {lo:.3g}–{hi:.3g}, "
+        f"although the prediction {prediction:.3g} lies inside it",
+        "advice": {},
+    }
+
+
+def _measured(measured: dict) -> dict:
+    """too_coarse, premise_fails, crossover, sharp or undecided: what the mean curve's kink and the
+    premise's level say, with their intervals over seeds."""
     fit = measured["fit"]
     if fit["status"] != "fitted":
         return {
@@ -105,24 +116,20 @@ def decide(lrs, seeds, regimes, departed, measured: dict, prediction: float | No
             f"η = {fit['knot']:.3g}, under {2 * MIN_SIDE} (two on each side): the grid cannot resolve it",
             "advice": {"refine": 2},
         }
-    ratio, flow = measured["ratio"], measured["flow"]
+    ratio, flow, seeds_n = measured["ratio"], measured["flow"], measured["seeds"]
     r_lo, r_hi = _range(ratio)
     kink_text = f"the slope of the threshold variable changes {interval_of(ratio, 'times')} at the kink"
     flow_text = f"gradient flow alone moves the threshold variable by {interval_of(flow)} × its scale"
-    seeds_n = measured["seeds"]
-    more = {"seeds": max(8, 2 * seeds_n)}
-    if measured["flow_measured"]:
-        f_lo, f_hi = _range(flow)
-        if f_lo > PREMISE_LEVEL:
-            return {
-                "verdict": "premise_fails",
-                "reason": f"gradient flow already learns the threshold: {flow_text} (over {PREMISE_LEVEL:g}), so the "
-                f"large steps do not teach it: not the phenomenon of [AB] ({kink_text})",
-                "advice": {},
-            }
-    else:
-        f_lo = f_hi = math.nan
+    f_lo, f_hi = _range(flow) if measured["flow_measured"] else (math.nan, math.nan)
+    if not measured["flow_measured"]:
         flow_text = "the premise is not measured (the model states none, or the grid starts above η*/2)"
+    elif f_lo > PREMISE_LEVEL:
+        return {
+            "verdict": "premise_fails",
+            "reason": f"gradient flow already learns the threshold: {flow_text} (over {PREMISE_LEVEL:g}), so the "
+            f"large steps do not teach it: not the phenomenon of [AB] ({kink_text})",
+            "advice": {},
+        }
     if r_hi < SHARP_RATIO:
         return {
             "verdict": "crossover",
@@ -138,15 +145,13 @@ def decide(lrs, seeds, regimes, departed, measured: dict, prediction: float | No
             f"(the premise: under {PREMISE_LEVEL:g}){single}",
             "advice": {} if seeds_n > 1 else {"seeds": 3},
         }
-    straddles = []
-    if r_lo < SHARP_RATIO:
-        straddles.append(f"{kink_text}, across the cut {SHARP_RATIO:g}×")
+    straddles = [f"{kink_text}, across the cut {SHARP_RATIO:g}×"] if r_lo < SHARP_RATIO else []
     if f_hi > PREMISE_LEVEL:
         straddles.append(f"{flow_text}, across the cut {PREMISE_LEVEL:g}")
     return {
         "verdict": "undecided",
         "reason": f"{'; '.join(straddles)}: {seeds_n} seeds cannot tell",
-        "advice": more,
+        "advice": {"seeds": max(8, 2 * seeds_n)},
     }
 
 

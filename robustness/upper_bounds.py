@@ -145,10 +145,42 @@ def lipsdp(
     if not hidden:  # a linear map
         norm = scale * float(np.linalg.norm(weights[0], 2))
         return SDPResult(norm, norm, form, "exact", "optimal", 0.0, 0)
+    per_unit, const, n0 = _lmi(weights, form, alpha, beta)
+    size = const.shape[0]
+    rho = cp.Variable(nonneg=True)
+    lam = cp.Variable(per_unit.shape[1], nonneg=True)
+    e0 = np.zeros((size, size))
+    e0[:n0, :n0] = np.eye(n0)
+    m = cp.reshape(per_unit @ lam, (size, size), order="C") - rho * e0 + const
+    problem = cp.Problem(cp.Minimize(rho), [cp.PSD(-m)])
+    result = None
+    for name in [solver] + [f for f in fallback if f != solver]:
+        start = time.perf_counter()
+        try:
+            problem.solve(solver=name)
+            status = problem.status
+        except (cp.error.SolverError, ValueError, ArithmeticError) as e:
+            status = f"solver error: {e}".splitlines()[0]
+        certified = math.nan
+        if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) and lam.value is not None:
+            certified = _certify_multipliers(per_unit, const, n0, np.asarray(lam.value, float))
+            status = "optimal" if math.isfinite(certified) else f"not certified (solver said {status})"
+        ok = math.isfinite(certified)
+        solver_bound = scale * math.sqrt(max(rho.value, 0.0)) if rho.value is not None else math.nan
+        bound = scale * math.sqrt(certified) if ok else math.nan
+        result = SDPResult(bound, solver_bound, form, name, status, time.perf_counter() - start, size)
+        if ok:
+            break
+    return result
+
+
+def _lmi(weights: list[np.ndarray], form: str, alpha: float, beta: float):
+    """(per_unit, C, n0): M = per_unit·T − ρE₀ + C as a sparse (size², multipliers) matrix, one
+    column per hidden unit (neuron form) or per layer (layer form), and C = blkdiag(0, W_Lᵀ W_L)."""
+    hidden = [w.shape[0] for w in weights[:-1]]
     w0 = _input_reduction(weights[0])
     n0, n_hidden = w0.shape[1], sum(hidden)
     size = n0 + n_hidden
-
     a_mat = np.zeros((n_hidden, size))
     row, col = 0, 0
     for w in [w0] + weights[1:-1]:
@@ -159,9 +191,6 @@ def lipsdp(
     const = np.zeros((size, size))
     w_last = weights[-1]
     const[size - w_last.shape[1] :, size - w_last.shape[1] :] = w_last.T @ w_last
-    e0 = np.zeros((size, size))
-    e0[:n0, :n0] = np.eye(n0)
-
     # M is affine in the multipliers: M = Σ_i t_i G_i − ρ E₀ + C, with one G_i per hidden unit,
     # G_i = −2αβ a_i a_iᵀ + (α+β)(a_i b_iᵀ + b_i a_iᵀ) − 2 b_i b_iᵀ (a_i, b_i rows of A, B).
     # One sparse coefficient matrix keeps cvxpy's canonicalisation cheap.
@@ -177,44 +206,20 @@ def lipsdp(
     if form == "layer":
         groups = np.repeat(np.arange(len(hidden)), hidden)
         per_unit = per_unit @ sparse.csr_matrix((np.ones(n_hidden), (np.arange(n_hidden), groups)))
-    rho = cp.Variable(nonneg=True)
-    lam = cp.Variable(per_unit.shape[1], nonneg=True)
-    m = cp.reshape(per_unit @ lam, (size, size), order="C") - rho * e0 + const
-    problem = cp.Problem(cp.Minimize(rho), [cp.PSD(-m)])
+    return per_unit, const, n0
 
-    result = None
-    for name in [solver] + [f for f in fallback if f != solver]:
-        start = time.perf_counter()
-        try:
-            problem.solve(solver=name)
-            status = problem.status
-        except (cp.error.SolverError, ValueError, ArithmeticError) as e:
-            status = f"solver error: {e}".splitlines()[0]
-        ok = status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) and lam.value is not None
-        certified = math.nan
-        if ok:
-            t = np.maximum(np.asarray(lam.value, float), 0.0)
-            # Any T ⪰ 0 is admissible; a slightly larger T can make a hidden block that the
-            # solver left singular definite, at a cost in ρ of the same relative size.
-            for grow in (0.0, 1e-9, 1e-6, 1e-3, 1e-1):
-                certified = certify(np.reshape(per_unit @ (t * (1 + grow)), (size, size)) + const, n0)
-                if math.isfinite(certified):
-                    break
-            ok = math.isfinite(certified)
-            status = "optimal" if ok else f"not certified (solver said {status})"
-        elapsed = time.perf_counter() - start
-        result = SDPResult(
-            scale * math.sqrt(certified) if ok else math.nan,
-            scale * math.sqrt(max(rho.value, 0.0)) if rho.value is not None else math.nan,
-            form,
-            name,
-            status,
-            elapsed,
-            size,
-        )
-        if ok:
-            break
-    return result
+
+def _certify_multipliers(per_unit, const: np.ndarray, n0: int, multipliers: np.ndarray) -> float:
+    """The certified ρ of the solver's multipliers (NaN if none of the slightly grown ones certifies).
+    Any T ⪰ 0 is admissible; a slightly larger T can make a hidden block that the solver left
+    singular definite, at a cost in ρ of the same relative size."""
+    size = const.shape[0]
+    t = np.maximum(multipliers, 0.0)
+    for grow in (0.0, 1e-9, 1e-6, 1e-3, 1e-1):
+        certified = certify(np.reshape(per_unit @ (t * (1 + grow)), (size, size)) + const, n0)
+        if math.isfinite(certified):
+            return certified
+    return math.nan
 
 
 def certify(c: np.ndarray, n0: int) -> float:

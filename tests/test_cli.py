@@ -280,16 +280,6 @@ def test_help_version_and_bad_input_answer_without_loading_jax_scipy_or_cvxpy(ar
         assert r.stdout.startswith("eos ")
 
 
-def test_names_the_command_line_lists_are_the_libraries_names():
-    from eos.cli import FIGURE_NAMES, SOLVERS
-    from eos.dynamics.config import LOSS_NAMES
-    from eos.dynamics.losses import LOSSES
-    from eos.figures.catalog import FIGURES
-    from eos.robustness.lipschitz import SOLVERS as LIBRARY_SOLVERS
-
-    assert tuple(FIGURES) == FIGURE_NAMES and tuple(LIBRARY_SOLVERS) == SOLVERS and tuple(LOSSES) == LOSS_NAMES
-
-
 def test_a_sweep_projected_past_max_hours_is_refused_in_one_line_and_leaves_nothing(tmp_path):
     args = ["sweep", "--model", "mean", "--seeds", "300", "--no-flow", "--max-hours", "0.0002", "--out", "run"]
     r = eos(*args, cwd=tmp_path)

@@ -2,7 +2,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from eos.dynamics import engine
+from eos.dynamics import engine, planning
 from eos.dynamics.models import ModelSpec, make_model
 
 SMALL = ModelSpec(d=12, n=40, n_test=50)
@@ -65,7 +65,7 @@ def test_schedule_simulation_bounds_what_the_engine_computes():
     horizons = np.array([100, 7, 33, 64, 12, 5, 90])
     m = make_model(ModelSpec(model="product"), jnp.float64)
     for slots in (1, 2, 3):
-        blocks = engine.schedule_blocks(-(-horizons // 4), slots)
+        blocks = planning.schedule_blocks(-(-horizons // 4), slots)
         tr = run(m, np.full(7, 0.01), np.zeros(7, int), horizons, stride=4, max_slots=slots, max_waste=10.0)
         assert horizons.sum() <= tr.computed_steps <= blocks * slots * 4
         assert tr.computed_steps > horizons.sum() or slots == 1
@@ -112,10 +112,10 @@ def test_results_do_not_depend_on_the_pool_size_among_small_pools():
 
 def test_automatic_stride_bounds_the_records_of_long_horizons():
     for horizons in ([10, 1000], [833, 100_000], [10**9, 10**9], [3, 5 * 10**7]):
-        stride = engine.default_stride(np.array(horizons))
+        stride = planning.default_stride(np.array(horizons))
         assert stride % 2 == 1 or stride == 1
-        assert engine.record_count(horizons, stride).max() <= engine.MAX_RECORDS, (horizons, stride)
-    assert engine.default_stride(np.array([833, 100_000])) == 99  # short runs keep the old stride
+        assert planning.record_count(horizons, stride).max() <= planning.MAX_RECORDS, (horizons, stride)
+    assert planning.default_stride(np.array([833, 100_000])) == 99  # short runs keep the old stride
 
 
 @pytest.mark.parametrize("impl", ["sorted", "counted"])
@@ -136,9 +136,9 @@ def test_accelerator_pool_is_capped_by_device_memory():
     m = make_model(SMALL, jnp.float32)
     horizons = np.full(1000, 50)
     cfg = engine.EngineConfig(pool="accelerator", stride=7, memory_mb=0.1, device_memory_fraction=1.0)
-    slots = engine.pool_slots(m, horizons, 7, cfg)
+    slots = planning.pool_slots(m, horizons, 7, cfg)
     assert 1 <= slots < 1000  # a 100 kB "device" cannot hold a thousand members
-    assert engine.pool_slots(m, horizons, 7, engine.EngineConfig(pool="accelerator", stride=7)) == 1000
+    assert planning.pool_slots(m, horizons, 7, engine.EngineConfig(pool="accelerator", stride=7)) == 1000
 
 
 def test_a_long_block_cut_into_device_calls_gives_the_same_numbers_bit_for_bit(monkeypatch):

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from eos.dynamics import SweepConfig, engine, run_sweep
+from eos.dynamics import SweepConfig, engine, planning, run_sweep
 from eos.dynamics.models import ModelSpec, make_model, resolve_impl
 from eos.results.chunks import ChunkStore
 
@@ -18,7 +18,7 @@ SPEC = ModelSpec(d=60, n=120, n_test=200)
 
 def test_auto_runs_the_counted_formulation_in_an_accelerator_pool():
     assert resolve_impl("auto") == "counted"
-    assert engine.pool_policy(engine.EngineConfig()) == "accelerator"
+    assert planning.pool_policy(engine.EngineConfig()) == "accelerator"
 
 
 def test_counted_path_reproduces_dense_trajectories_in_float64_on_the_gpu():
