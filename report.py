@@ -189,16 +189,16 @@ def _certified_note(result) -> list[str]:
 def sweep(result) -> list[str]:
     """The table (medians over seeds), the regimes with their rules, the verdict and the predictions."""
     from eos.dynamics import regime
-    from eos.dynamics.registry import make_model
+    from eos.dynamics.sweep import model_facts
 
     out: list[str] = []
-    s, model = result.summary, make_model(result.config.spec)
+    s, model = result.summary, model_facts(result)
     grid = s["round"] == 0  # refinement rows differ per seed; they are in summary.csv
     lrs = np.unique(s["lr"][grid])
     rows = _table_rows(lrs, result.transition)
     accuracy = "test_acc" in s  # models without test data have no such column
     out.append(
-        f"{'η':>10} {'final ' + model.symbol:>9}{' test acc' if accuracy else ''} {'held λη/2':>9} {'max λη/2':>9} "
+        f"{'η':>10} {'final ' + model['symbol']:>9}{' test acc' if accuracy else ''} {'held λη/2':>9} {'max λη/2':>9} "
         f"{'regime':<18} {'diverged':>8} {'dead':>4}"
     )
     for x in rows:
@@ -218,13 +218,14 @@ def sweep(result) -> list[str]:
     out.append(
         f"({len(rows)} of {len(lrs)} grid step sizes shown; numbers are medians over the seeds that neither diverged "
         f"nor died (counted in their columns; all in summary.csv), the regime the most common; held λη/2: the "
-        f"level the sharpness holds for 10 % of the run after the first 5 %, ≈ 1 at the edge of stability; all "
+        f"level the sharpness holds for {regime.percent(regime.STRETCH)} of the run after the first "
+        f"{regime.percent(regime.TRANSIENT)}, ≈ 1 at the edge of stability; all "
         f"{len(s['lr'])} runs in summary.csv)"
     )
     spans = regime.ranges(s["lr"][grid], s["regime"][grid])
     out.append("regimes: " + ";  ".join(f"{regime.LABELS[n]} {_span(a, b)}" for n, a, b, _ in spans))
     for name in dict.fromkeys(n for n, *_ in spans):
-        out.append(f"  {regime.LABELS[name]}: {regime.RULES[name]}")
+        out.append(f"  {regime.LABELS[name]}: {regime.rules()[name]}")
     out += _transition(result, model)
     unreliable = int(np.sum(s["status"] == "sharpness_unreliable")) if "status" in s else 0
     if unreliable:
@@ -239,14 +240,14 @@ def sweep(result) -> list[str]:
     return out
 
 
-def _transition(result, model) -> list[str]:
+def _transition(result, model: dict) -> list[str]:
     """The verdict with the measurements it rests on (each with its interval over seeds), the next
     command where one would decide, η* as located, then the predictions."""
     from eos.dynamics.config import command_line
 
     out: list[str] = []
     t, th = result.transition, result.theory["threshold_lr"]
-    symbol = model.symbol
+    symbol = model["symbol"]
     out.append(f"verdict: {t['verdict']} — {t['reason']}")
     if t.get("advice"):
         out.append(f"  to decide: {command_line(result.config, **t['advice'])}")
@@ -289,7 +290,7 @@ def _transition(result, model) -> list[str]:
     out.append(f"edge of stability reached from η = {_fmt(t['eos'])}")
     predicted = []
     if "closed_form" in th:
-        predicted.append(f"{model.theory.formula} {th['closed_form']:.4g}")
+        predicted.append(f"{model['formula']} {th['closed_form']:.4g}")
     if "gradient_flow" in th:
         gf = th["gradient_flow"]
         values = np.asarray(gf["per_seed"], float)
@@ -308,7 +309,7 @@ def _transition(result, model) -> list[str]:
     if t["verdict"] == "sharp" and "closed_form" in th:
         ratio = {k: est[k] / th["closed_form"] for k in ("value", "lo", "hi")}
         interval = f"{ratio['lo']:.3g}–{ratio['hi']:.3g}"
-        out.append(f"  located / predicted: {ratio['value']:.3g} ({interval}) × {model.theory.formula}")
+        out.append(f"  located / predicted: {ratio['value']:.3g} ({interval}) × {model['formula']}")
     out.append(
         f"diagnostic, not a prediction of η*: 2/λ of the initial Hessian {th['initial_hessian']['median']:.4g} "
         f"(the sharpness at initialisation, before training has moved the parameters)"

@@ -31,6 +31,7 @@ from .config import POOLS, EngineConfig  # noqa: F401  (the engine's configurati
 from .model import Model
 from .planning import MAX_CALL_STEPS, Plan, member_devices
 from .planning import plan as make_plan  # `run` takes a `plan` argument of the same name
+from .regime import EARLY_STEPS
 from .sharpness import sharpness
 
 
@@ -71,7 +72,7 @@ class Trajectories(NamedTuple):
 # float32 ulps above the loss (summation noise stays far below it); steps up to RISE_AFTER are the
 # initialisation's own relaxation.
 RISE = 1e-5
-RISE_AFTER = 3
+RISE_AFTER = EARLY_STEPS  # the regime rules' "after the first EARLY_STEPS steps"
 
 
 def member_block(model: Model, lanczos_steps: int, stride: int, indexed: bool = False):

@@ -49,3 +49,12 @@ class Model(NamedTuple):
     trace: Callable | None = None  # params -> small vector recorded along trajectories (e.g. (x, y))
     theory: Theory = Theory()
     symbol: str = "threshold"  # the threshold variable in reports: "b", "y", "mean b"
+    # The model's own summary columns (its observables and theory_* predictions), name -> (kind, unit,
+    # definition), written to columns.csv; a column it does not describe is called "the model's own".
+    columns: dict = {}
+    # Which observables the regime rules read (regime.INPUTS): {"accuracy": name} enables `chance`,
+    # {"active_share": name} `silent`; a model without test data states none.
+    regime_inputs: dict = {}
+
+    def __hash__(self) -> int:  # engines cache compiled programs on models: the dicts hashed by content
+        return hash(tuple(tuple(sorted(v.items())) if isinstance(v, dict) else v for v in self))

@@ -78,22 +78,40 @@ LABELS = {
     "dead": "dead network",
     "diverged": "diverged",
 }
-_BAND = f"{EOS_LOW:g}–{EOS_HIGH:g} × 2/η"
-_HELD = f"{100 * STRETCH:.0f} % of the run"
-RULES = {
-    "gradient_flow": "the loss never rose after the first 3 steps, threshold variable on its small-η trend",
-    "off_trend": "the loss never rose after the first 3 steps, threshold variable off its small-η trend",
-    "catapult": f"the loss rose after the first 3 steps, then fell back; sharpness not held within {_BAND}",
-    "eos_transient": f"the loss rose, sharpness held within {_BAND} for {_HELD}, out of it by the end",
-    "edge_of_stability": f"the loss rose, sharpness held within {_BAND} for {_HELD} and to the end",
-    "above_edge": f"sharpness held at or above {EOS_HIGH:g} × 2/η for {_HELD}",
-    "unfinished": f"over {100 * UNFINISHED:.0f} % of the loss decrease came in the last {100 * END:.0f} % of the run: "
-    "the horizon ended it",
-    "chance": f"test accuracy ≤ {CHANCE:g} while units fire",
-    "silent": f"≤ {100 * SILENT_ACTIVE:.0f} % of test inputs reach any active unit",
-    "dead": "every ReLU unit inactive on the training data",
-    "diverged": "loss non-finite or exploded",
+# The observables a model may name for the rules that need them (Model.regime_inputs).
+INPUTS = {
+    "accuracy": "test accuracy (rule chance)",
+    "active_share": "share of test inputs reaching a unit (rule silent)",
 }
+
+
+def percent(share: float) -> str:
+    return f"{100 * share:.3g} %"
+
+
+def band() -> str:
+    return f"{EOS_LOW:g}–{EOS_HIGH:g} × 2/η"
+
+
+def rules() -> dict[str, str]:
+    """Each regime's rule in one line, built from the constants it states."""
+    held, early = f"{percent(STRETCH)} of the run", f"after the first {EARLY_STEPS} steps"
+    return {
+        "gradient_flow": f"the loss never rose {early}, threshold variable on its small-η trend",
+        "off_trend": f"the loss never rose {early}, threshold variable off its small-η trend",
+        "catapult": f"the loss rose {early}, then fell back; sharpness not held within {band()}",
+        "eos_transient": f"the loss rose, sharpness held within {band()} for {held}, out of it by the end",
+        "edge_of_stability": f"the loss rose, sharpness held within {band()} for {held} and to the end",
+        "above_edge": f"sharpness held at or above {EOS_HIGH:g} × 2/η for {held}",
+        "unfinished": f"over {percent(UNFINISHED)} of the loss decrease came in the last {percent(END)} of the run: "
+        "the horizon ended it",
+        "chance": f"test accuracy ≤ {CHANCE:g} while units fire",
+        "silent": f"≤ {percent(SILENT_ACTIVE)} of test inputs reach any active unit",
+        "dead": "every ReLU unit inactive on the training data",
+        "diverged": "loss non-finite or exploded",
+    }
+
+
 AT_EDGE = ("edge_of_stability", "eos_transient")  # regimes that hold the edge of stability, for a while or to the end
 # Regimes whose final threshold variable says nothing about the curve v(η): left out of the kink fit.
 NOT_ON_CURVE = ("diverged", "dead", "silent", "chance")
@@ -153,9 +171,11 @@ def _loss_fall(steps, loss, horizon) -> float:
     return float((np.mean(before) - np.mean(last)) / total) if total > 0 else 0.0
 
 
-def classify(summary: dict, departed: np.ndarray) -> np.ndarray:
-    """One regime name per row of a sweep summary (columns status, dead, the `measure` columns, and
-    test_acc / active_frac where the model has them); `departed` from transition.departed."""
+def classify(summary: dict, departed: np.ndarray, inputs: dict | None = None) -> np.ndarray:
+    """One regime name per row of a sweep summary (columns status, dead and the `measure` columns);
+    `departed` from transition.departed; `inputs` the model's regime_inputs (INPUTS -> column name),
+    without which the rules chance and silent do not apply."""
+    inputs = inputs or {}
     n = len(departed)
     column = lambda name, fill: np.asarray(summary.get(name, np.full(n, fill)), float)
     rose = column("loss_rises", 0) > 0
@@ -166,8 +186,10 @@ def classify(summary: dict, departed: np.ndarray) -> np.ndarray:
     out[held] = "eos_transient"
     out[held & np.asarray(summary.get("edge_at_end", np.zeros(n)), bool)] = "edge_of_stability"
     out[column("loss_fall_end", np.nan) > UNFINISHED] = "unfinished"
-    out[column("test_acc", np.nan) <= CHANCE] = "chance"
-    out[column("active_frac", np.nan) <= SILENT_ACTIVE] = "silent"
+    if "accuracy" in inputs:
+        out[column(inputs["accuracy"], np.nan) <= CHANCE] = "chance"
+    if "active_share" in inputs:
+        out[column(inputs["active_share"], np.nan) <= SILENT_ACTIVE] = "silent"
     out[np.asarray(summary["dead"], bool)] = "dead"
     out[np.asarray(summary["status"]) == "diverged"] = "diverged"
     return out.astype(str)

@@ -31,7 +31,7 @@ from eos.results.provenance import provenance
 
 from . import columns, engine, flow, planning, regime, transition
 from .config import DEFAULT_GRID, INT32_MAX, SweepConfig, default_lrs, flow_time  # noqa: F401
-from .registry import make_model, predicted_lr, source_digest  # noqa: F401
+from .registry import make_model, params_read, predicted_lr, source_digest  # noqa: F401
 
 
 def _shapes_of(model, dtype=None):
@@ -189,6 +189,7 @@ def run_sweep(
     meta["engine"]["devices"] = len(planning.member_devices(config.engine.devices))
     meta["engine"]["rounds"] = [p["engine"] for p in parts]
     meta["resumed_chunks"] = run.resumed
+    meta["model"] = facts(model)
     return SweepResult(config, at_precision(summary, config.x64), trajectories, theory_block, located, meta)
 
 
@@ -373,7 +374,7 @@ def _locate(summary, initial, model, config, predicted, resamples=None):
     summary["departed"] = transition.departed_rows(
         summary["lr"], summary["seed"], summary["final_threshold"], config.margin
     )
-    summary["regime"] = regime.classify(summary, summary["departed"])
+    summary["regime"] = regime.classify(summary, summary["departed"], model.regime_inputs)
     return transition.locate(
         summary["lr"],
         summary["seed"],
@@ -446,17 +447,31 @@ def _add_theory_columns(model, summary, initial):
         summary[name] = np.array([r[name] for r in rows])
 
 
-def own_params(config: dict) -> dict:
-    """The config with only the model parameters its model reads (a built-in's PARAMS; an own model
-    keeps them all): a relu run's record names no product or mlp parameter. Loading fills the rest
-    with their defaults."""
-    name = config["spec"]["model"]
-    if ":" in name:
-        return config
-    import importlib
+def facts(model) -> dict:
+    """What a report or figure reads of the model, kept in run.json so that none rebuilds it: its
+    name, the symbol of its threshold variable, its predicted η*'s formula, its own columns and the
+    observables the regime rules read."""
+    columns_ = {k: list(v) for k, v in model.columns.items()}
+    return dict(
+        name=model.name,
+        symbol=model.symbol,
+        formula=model.theory.formula,
+        columns=columns_,
+        regime_inputs=dict(model.regime_inputs),
+    )
 
-    keep = getattr(importlib.import_module(f"{__package__}.models.{name}"), "PARAMS", None)
-    if keep is None:  # a built-in that does not say: all of them, as for an own model
+
+def model_facts(result: SweepResult) -> dict:
+    """facts() of the result's model: from its run.json, or (a run written before it kept them) rebuilt."""
+    return result.meta.get("model") or facts(make_model(result.config.spec))
+
+
+def own_params(config: dict) -> dict:
+    """The config with only the model parameters its model reads (its module's PARAMS; a model that
+    does not say keeps them all): a relu run's record names no product or mlp parameter. Loading fills
+    the rest with their defaults."""
+    keep = params_read(config["spec"]["model"])
+    if keep is None:
         return config
     spec = {k: v for k, v in config["spec"].items() if k == "model" or k in keep}
     return dict(config, spec=spec)
@@ -467,7 +482,8 @@ def write_files(result: SweepResult, directory) -> None:
     which marks a finished sweep, last."""
     directory = Path(directory)
     replace_whole(directory / "summary.csv", lambda p: write_csv(p, result.summary))
-    replace_whole(directory / "columns.csv", lambda p: write_csv(p, columns.dictionary(result.summary)))
+    own = model_facts(result)["columns"]
+    replace_whole(directory / "columns.csv", lambda p: write_csv(p, columns.dictionary(result.summary, own)))
     replace_whole(
         directory / "trajectories.npz",
         lambda p: write_npz(

@@ -14,9 +14,10 @@ from scipy.stats import norm
 from .model import Theory
 
 
-def gaussian_relu_mean(b: float) -> float:
-    """g(b) = E ReLU(z + b) = φ(b) + b Φ(b), z ~ N(0, 1).  [AB] §3 (THEORY.md §1.2)."""
-    return float(norm.pdf(b) + b * norm.cdf(b))
+def gaussian_relu_mean(b, stats=norm):
+    """g(b) = E ReLU(z + b) = φ(b) + b Φ(b), z ~ N(0, 1).  [AB] §3 (THEORY.md §1.2).
+    `stats` gives φ and Φ (pdf, cdf): SciPy's for numbers, jax.scipy.stats.norm inside a model."""
+    return stats.pdf(b) + b * stats.cdf(b)
 
 
 def threshold_lr_closed_form(d: int, sigma: float = 1.0) -> float:
@@ -34,7 +35,7 @@ def linear_rule_accuracy(d: int, lam: float, sigma: float = 1.0) -> float:
 
 def mean_sharpness(d: int, b: float, sigma: float = 1.0) -> float:
     """Sharpness of the mean model at A = 0: ℓ_sym''(0)·2·(dσ g(b/σ))² = (dσ g(b/σ))²/2.  THEORY.md §1.3."""
-    return 0.5 * (d * sigma * gaussian_relu_mean(b / sigma)) ** 2
+    return 0.5 * (d * sigma * float(gaussian_relu_mean(b / sigma))) ** 2
 
 
 def mean_bias_below(d: int, a_neg0: float, a_pos0: float, sigma: float = 1.0) -> float:

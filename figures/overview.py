@@ -51,11 +51,12 @@ def _y_range(values):
 
 def draw(sweep):
     """sweep: any SweepResult."""
-    from eos.dynamics.registry import make_model
+    from eos.dynamics.regime import EOS_HIGH, EOS_LOW
+    from eos.dynamics.sweep import model_facts
 
     s, t = sweep.summary, sweep.transition
-    model = make_model(sweep.config.spec)
-    panels = [("final_threshold", f"final {model.symbol}"), ("edge_ratio", "held sharpness·η/2")]
+    model = model_facts(sweep)
+    panels = [("final_threshold", f"final {model['symbol']}"), ("edge_ratio", "held sharpness·η/2")]
     if "test_acc" in s:
         panels.insert(1, ("test_acc", "test accuracy"))
     fig, axes = style.figure(style.FULL, 2.6, ncols=len(panels))
@@ -78,15 +79,14 @@ def draw(sweep):
             if out.any():  # dead seeds at their value, or at the panel's edge when beyond it
                 ax.plot(lrs[out], np.clip(raw[out], *limits), "x", ms=3, color="0.5", label="dead seed (clipped)")
         if "closed_form" in th:
-            formula = model.theory.formula.replace("ℓ", r"$\ell$")  # the serif font has no ℓ glyph
-            ax.axvline(th["closed_form"], ls="--", color="k", lw=0.8, label=f"predicted: {formula}")
+            ax.axvline(th["closed_form"], ls="--", color="k", lw=0.8, label=style.prediction_label(sweep))
         if "gradient_flow" in th and np.isfinite(th["gradient_flow"]["median"]):
             ax.axvline(
                 th["gradient_flow"]["median"], ls=":", color=style.PALETTE[4], lw=1.4, label="predicted: 2/max λ (flow)"
             )
         _draw_verdict(ax, t)
         if column == "edge_ratio":
-            ax.axhspan(0.85, 1.1, color=style.PALETTE[2], alpha=0.15, lw=0, label="edge-of-stability band")
+            ax.axhspan(EOS_LOW, EOS_HIGH, color=style.PALETTE[2], alpha=0.15, lw=0, label="edge-of-stability band")
         if log:
             ax.set_xscale("log")
         ax.set_xlabel(r"step size $\eta$")

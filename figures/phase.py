@@ -1,4 +1,4 @@
-"""Phase diagram: located η* against d with 8π/d², and final bias over (η/η*_theory, d)."""
+"""Phase diagram: located η* against d beside each run's predicted η*, and final bias over (η/η*_predicted, d)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ def draw(sweeps: dict):
         color=style.PALETTE[0],
         label=r"located $\eta^*$ (95 % interval over seeds)",
     )
-    grid = np.geomspace(ds.min() * 0.8, ds.max() * 1.25, 50)
-    ax_l.loglog(grid, 8 * np.pi / grid**2, "--", color="k", lw=0.8, label=r"$8\pi/d^2$")
+    predicted = np.array([sweeps[d].theory["threshold_lr"]["closed_form"] for d in ds])  # each run's own, σ and all
+    ax_l.loglog(ds, predicted, "--", color="k", lw=0.8, label=style.prediction_label(sweeps[ds[0]]))
     for ax in (ax_l, ax_h):
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.yaxis.set_minor_formatter(NullFormatter())
@@ -64,7 +64,7 @@ def draw(sweeps: dict):
     ticks = [t for t in (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0) if ratios.min() <= t <= ratios.max()]
     ax_h.set_xticks(ticks, [f"{t:g}" for t in ticks])  # plain ratios, not one decade label
     ax_h.axvline(1.0, ls="--", color="w", lw=0.8)
-    ax_h.set_xlabel(r"$\eta\,/\,(8\pi/d^2)$")
+    ax_h.set_xlabel(r"$\eta\,/$ predicted $\eta^*$")
     ax_h.set_ylabel("dimension $d$")
     fig.colorbar(mesh, ax=ax_h, label="final bias $b$ (median over seeds)")
     return fig

@@ -74,6 +74,13 @@ def save(fig, out: Path, name: str, sources: dict) -> list[Path]:
     return paths
 
 
+def prediction_label(result) -> str:
+    """'predicted: FORMULA' for a sweep's closed-form η*, in the run's own formula (run.json)."""
+    from eos.dynamics.sweep import model_facts
+
+    return "predicted: " + model_facts(result)["formula"].replace("ℓ", r"$\ell$")  # the serif font has no ℓ glyph
+
+
 def write_overview(result, out: Path, figure: str, name: str = "overview.png") -> str | None:
     """`name` (overview.png), the picture module eos.figures.FIGURE draws of this result, beside the
     result files (written whole); None, or for a figure that cannot be drawn the note saying why

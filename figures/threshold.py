@@ -1,4 +1,4 @@
-"""Figure 1 of [AB] reproduced: final bias and test accuracy against η, 8π/d² and the located η*."""
+"""Figure 1 of [AB] reproduced: final bias and test accuracy against η, the predicted η* and the located one."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def draw(sweep):
         lrs, med, lo, hi = per_lr(sweep.summary, column)
         ax.fill_between(lrs, lo, hi, alpha=0.3, lw=0, color=style.PALETTE[0], label="quartiles over seeds")
         ax.plot(lrs, med, "o-", color=style.PALETTE[0], label="median over seeds")
-        ax.axvline(theory_lr, ls="--", color="k", lw=0.8, label=r"$8\pi/d^2$ (theory)")
+        ax.axvline(theory_lr, ls="--", color="k", lw=0.8, label=style.prediction_label(sweep))
         if np.isfinite(located):
             ax.axvline(located, ls=":", color=style.PALETTE[3], lw=1.2, label=r"located $\eta^*$")
         ax.set_xlabel(r"step size $\eta$")

@@ -30,5 +30,7 @@ def draw(sweeps: dict):
             ax.set_xlim(left=0)
             ax.set_xlabel("step")
         axes[row, 0].legend(loc="upper right")
-    fig.suptitle(rf"d = {sweeps['relu'].config.spec.d}; $\eta^* = 8\pi/d^2$", fontsize=8)
+    relu = sweeps["relu"]
+    eta = relu.theory["threshold_lr"]["closed_form"]
+    fig.suptitle(f"d = {relu.config.spec.d}; {style.prediction_label(relu)} = {eta:.4g}", fontsize=8)
     return fig

@@ -118,3 +118,42 @@ def test_help_and_bad_input_load_no_jax():
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_every_sentence_follows_the_constant_it_states(monkeypatch):
+    """The rules, the column definitions and the report's note are built from the constants they state."""
+    from eos.dynamics import columns, regime
+
+    changed = {"EOS_LOW": 0.8, "EOS_HIGH": 1.2, "STRETCH": 0.2, "TRANSIENT": 0.07, "END": 0.3, "EARLY_STEPS": 6}
+    for name, value in changed.items():
+        monkeypatch.setattr(regime, name, value)
+    text = " ".join(regime.rules().values()) + " ".join(d for _, _, d in columns.columns().values())
+    for needle in ("0.8–1.2 × 2/η", "20 % of the run", "first 7 %", "last 30 %", "first 6 steps"):
+        assert needle in text, needle
+    for stale in ("0.85", "1.1 ×", "10 % of the run", "first 5 %", "first 3 steps"):
+        assert stale not in text, stale
+
+
+def test_a_model_declares_its_columns_and_the_regime_inputs_it_feeds():
+    """A model without test data states no regime input, so `chance` and `silent` never apply to it;
+    the relu network names the observables that feed them."""
+    import numpy as np
+
+    from eos.dynamics import regime
+    from eos.dynamics.config import ModelSpec
+    from eos.dynamics.registry import make_model
+
+    relu, product = make_model(ModelSpec()), make_model(ModelSpec(model="product"))
+    assert relu.regime_inputs == {"accuracy": "test_acc", "active_share": "active_frac"}
+    assert product.regime_inputs == {} and "final_y" in product.columns
+    summary = {
+        "loss_rises": np.zeros(1),
+        "edge_held": np.zeros(1, bool),
+        "edge_ratio": np.zeros(1),
+        "loss_fall_end": np.zeros(1),
+        "dead": np.zeros(1, bool),
+        "status": np.array(["ok"]),
+        "score": np.array([0.5]),
+    }
+    assert regime.classify(summary, np.zeros(1, bool))[0] == "gradient_flow"
+    assert regime.classify(summary, np.zeros(1, bool), {"accuracy": "score"})[0] == "chance"

@@ -151,7 +151,8 @@ def records(r_values, loss=None, stride=1, rises=None):
 def classify_one(measured, departed=False, **extra):
     summary = {k: v for k, v in measured.items()}
     summary.update(status=np.array(["ok"]), dead=np.array([False]), **{k: np.array([v]) for k, v in extra.items()})
-    return regime.classify(summary, np.array([departed]))[0]
+    inputs = {"accuracy": "test_acc", "active_share": "active_frac"}  # as the relu network states them
+    return regime.classify(summary, np.array([departed]), inputs)[0]
 
 
 def test_sharpness_past_two_over_eta_only_at_the_start_is_the_initial_instability_not_a_catapult():

@@ -6,11 +6,11 @@ A new module here is a new model: `eos sweep --model NAME` finds it by its file 
 from ..config import ModelSpec
 from ..model import Model, Theory
 from ..registry import find_model, make_model
+from ._network import ReluParams
 from .relu import (
     IMPLS,
     RANK_BLOCK,
     RankedCoordinates,
-    ReluParams,
     rank_coordinates,
     relu_sums_dense,
     relu_sums_ranked,

@@ -11,13 +11,15 @@ from jax.scipy.special import ndtr
 from ..config import ModelSpec
 from ..losses import LOSSES
 from ..model import Model
-from ..theory import mean_model_theory
-from .relu import ReluParams
+from ..theory import gaussian_relu_mean, mean_model_theory
+from ._network import COLUMNS, MEAN_MODEL_COLUMN, ReluParams
 
 
-def gaussian_relu_mean(b):
-    """g(b) = E ReLU(z + b) = φ(b) + b Φ(b) for z ~ N(0, 1)."""
-    return jnp.exp(-0.5 * b * b) / math.sqrt(2 * math.pi) + b * ndtr(b)
+class _Normal:
+    """φ and Φ of N(0, 1) in JAX, for theory.gaussian_relu_mean inside the loss."""
+
+    pdf = staticmethod(lambda b: jnp.exp(-0.5 * b * b) / math.sqrt(2 * math.pi))
+    cdf = staticmethod(ndtr)
 
 
 # the ModelSpec fields this model reads; run.json records only these
@@ -34,7 +36,7 @@ def make(spec: ModelSpec, dtype=jnp.float32) -> Model:
         return ReluParams(a[0], a[1], jnp.zeros((), dtype))
 
     def loss(p, data):
-        return sym_logistic((p.a_neg + p.a_pos) * d * sigma * gaussian_relu_mean(p.b / sigma))
+        return sym_logistic((p.a_neg + p.a_pos) * d * sigma * gaussian_relu_mean(p.b / sigma, _Normal))
 
     return Model(
         "mean",
@@ -46,4 +48,5 @@ def make(spec: ModelSpec, dtype=jnp.float32) -> Model:
         lambda p, data: jnp.asarray(False),
         theory=mean_model_theory(spec),
         symbol="b",
+        columns={"final_bias": COLUMNS["final_bias"], **MEAN_MODEL_COLUMN},
     )

@@ -12,6 +12,7 @@ from ..config import ModelSpec
 from ..data import accuracy, sparse_coding_split
 from ..losses import logistic
 from ..model import Model
+from ._network import COLUMNS, REGIME_INPUTS
 
 
 class MLPParams(NamedTuple):
@@ -58,4 +59,10 @@ def make(spec: ModelSpec, dtype=jnp.float32) -> Model:
         observables,
         dead,
         symbol="mean b",
+        columns={
+            **COLUMNS,
+            "final_bias": ("measurement", "input units", "the mean bias at the end"),
+            "neg_bias_frac": ("measurement", "fraction", "units with a negative bias"),
+        },
+        regime_inputs=REGIME_INPUTS,
     )

@@ -41,6 +41,11 @@ def make(spec: ModelSpec, dtype=jnp.float32) -> Model:
         lambda p: jnp.stack([p.x, p.y]),
         theory=product_theory(spec),
         symbol="y",
+        columns={
+            "final_x": ("measurement", "—", "x at the end"),
+            "final_y": ("measurement", "—", "y at the end"),
+            "theory_final_sharpness": ("prediction", "loss / parameter²", "the final sharpness (THEORY.md §1.4)"),
+        },
     )
 
 

@@ -18,12 +18,7 @@ from ..data import accuracy, sparse_coding_split
 from ..losses import logistic
 from ..model import Model
 from ..theory import mean_model_theory
-
-
-class ReluParams(NamedTuple):
-    a_neg: jax.Array
-    a_pos: jax.Array
-    b: jax.Array
+from ._network import COLUMNS, MEAN_MODEL_COLUMN, REGIME_INPUTS, ReluParams
 
 
 class RankedCoordinates(NamedTuple):
@@ -207,5 +202,15 @@ def make(spec: ModelSpec, dtype=jnp.float32) -> Model:
 
     # The mean model's predictions are shown for the network too, labelled as the mean model's.
     return Model(
-        "relu", sample, init, loss, lambda p: p.b, observables, dead, theory=mean_model_theory(spec), symbol="b"
+        "relu",
+        sample,
+        init,
+        loss,
+        lambda p: p.b,
+        observables,
+        dead,
+        theory=mean_model_theory(spec),
+        symbol="b",
+        columns={**COLUMNS, **MEAN_MODEL_COLUMN},
+        regime_inputs=REGIME_INPUTS,
     )
