@@ -65,6 +65,11 @@ class EngineConfig:
             raise ValueError(f"device_memory_fraction must be in (0, 1], got {self.device_memory_fraction!r}")
 
 
+def _read_by(name: str, text):
+    """An option's help, with the built-in models that read the parameter (the others refuse it)."""
+    return lambda: f"{text() if callable(text) else text} Read by: {', '.join(registry.readers(name))}."
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Everything that defines a model and its data; one sweep has one spec.
@@ -82,22 +87,27 @@ class ModelSpec:
             )
         },
     )
-    d: int = field(default=200, metadata={"help": "Input dimension ([AB] Fig. 1: 200)."})
-    n: int = field(default=300, metadata={"help": "Training samples ([AB] Fig. 1: 300)."})
-    lam: float = field(default=3.0, metadata={"help": "Signal strength λ."})
-    sigma: float = field(default=1.0, metadata={"help": "Noise level σ."})
-    n_test: int = field(default=2000, metadata={"help": "Test samples."})
-    width: int = field(default=64, metadata={"help": "Hidden units of the mlp model."})
-    loss: str = field(default="logcosh", metadata={"help": lambda: f"Product-model loss: {' | '.join(LOSS_NAMES)}."})
-    x0: float = field(default=0.5, metadata={"help": "Product-model start x₀."})
-    y0: float = field(default=2.0, metadata={"help": "Product-model start y₀."})
+    d: int = field(default=200, metadata={"help": _read_by("d", "Input dimension ([AB] Fig. 1: 200).")})
+    n: int = field(default=300, metadata={"help": _read_by("n", "Training samples ([AB] Fig. 1: 300).")})
+    lam: float = field(default=3.0, metadata={"help": _read_by("lam", "Signal strength λ.")})
+    sigma: float = field(default=1.0, metadata={"help": _read_by("sigma", "Noise level σ.")})
+    n_test: int = field(default=2000, metadata={"help": _read_by("n_test", "Test samples.")})
+    width: int = field(default=64, metadata={"help": _read_by("width", "Hidden units of the mlp model.")})
+    loss: str = field(
+        default="logcosh", metadata={"help": _read_by("loss", lambda: f"Product-model loss: {' | '.join(LOSS_NAMES)}.")}
+    )
+    x0: float = field(default=0.5, metadata={"help": _read_by("x0", "Product-model start x₀.")})
+    y0: float = field(default=2.0, metadata={"help": _read_by("y0", "Product-model start y₀.")})
     impl: str = field(
         default="auto",
         metadata={
-            "help": (
-                "relu formulation: auto (sorted on a CPU, counted on a GPU) | sorted | "
-                "counted (both exact, O(n) a step) "
-                "| dense (O(nd) reference)."
+            "help": _read_by(
+                "impl",
+                (
+                    "relu formulation: auto (sorted on a CPU, counted on a GPU) | sorted | "
+                    "counted (both exact, O(n) a step) "
+                    "| dense (O(nd) reference)."
+                ),
             )
         },
     )
@@ -119,6 +129,13 @@ class ModelSpec:
         if self.loss not in LOSS_NAMES:
             raise ValueError(f"unknown loss {self.loss!r} (choose from {', '.join(LOSS_NAMES)})")
         self._check_read()
+
+    @classmethod
+    def of(cls, model: str, **params) -> ModelSpec:
+        """The spec of `model` from those of `params` it reads, the others dropped: for code that holds
+        one set of parameters for several models (ModelSpec itself refuses one the model ignores)."""
+        reads = registry.params_read(model)
+        return cls(model=model, **{k: v for k, v in params.items() if reads is None or k in reads})
 
     def _check_read(self) -> None:
         """ValueError for a parameter set away from its default that the model never reads: a run.json

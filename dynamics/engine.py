@@ -75,7 +75,7 @@ RISE = 1e-5
 RISE_AFTER = EARLY_STEPS  # the regime rules' "after the first EARLY_STEPS steps"
 
 
-def member_block(model: Model, lanczos_steps: int, stride: int, indexed: bool = False):
+def member_block(model: Model, lanczos_steps: int, stride: int, indexed: bool = False, blowup: float = 1e6):
     """The per-member block: `steps` ≤ stride steps (the same for the whole pool), then a
     measurement of (loss, threshold, trace, sharpness). steps = 0 measures the state as it is;
     a pool whose members all need fewer than `stride` more steps runs only those.
@@ -94,8 +94,11 @@ def member_block(model: Model, lanczos_steps: int, stride: int, indexed: bool = 
         trace = model.trace(params) if model.trace is not None else jnp.zeros((0,), lam.dtype)
         return loss_fn(params), (model.threshold(params), trace), lam, ritz
 
-    def rose(loss, before, t):
-        return (t > RISE_AFTER) & (loss - before > RISE * jnp.abs(before))
+    def rose(loss, before, t, cap):
+        # relative to the loss, and to the float resolution of its scale at the start (cap / blowup =
+        # max(L₀, 1)): at a minimum where the loss is rounding noise (1e-14), noise is no rise
+        resolution = jnp.finfo(cap.dtype).eps * cap / blowup
+        return (t > RISE_AFTER) & (loss - before > RISE * (jnp.abs(before) + resolution))
 
     def step(carry, _, train, lr, horizon, cap):
         params, t, div, before, rises = carry
@@ -104,7 +107,7 @@ def member_block(model: Model, lanczos_steps: int, stride: int, indexed: bool = 
         new_finite = jnp.all(jnp.isfinite(ravel_pytree(new)[0]))
         active = (t < horizon) & (div < 0)
         blown = ~jnp.isfinite(loss) | (loss > cap)
-        rises = rises + (active & ~blown & rose(loss, before, t))
+        rises = rises + (active & ~blown & rose(loss, before, t, cap))
         before = jnp.where(active, loss, before)
         div = jnp.where(active & blown, t, div)
         div = jnp.where(active & ~blown & ~new_finite, t + 1, div)
@@ -119,7 +122,7 @@ def member_block(model: Model, lanczos_steps: int, stride: int, indexed: bool = 
         start = (params, t, div, jnp.asarray(jnp.inf, cap.dtype), jnp.zeros((), jnp.int32))
         params, t, div, before, rises = jax.lax.fori_loop(0, jnp.minimum(steps, stride), body, start)
         loss, thr, lam, ritz = measure(params, read(own, tables, seed), ritz)
-        rises = rises + ((div < 0) & rose(loss, before, t))
+        rises = rises + ((div < 0) & rose(loss, before, t, cap))
         return params, t, div, ritz, loss, (thr, rises), lam
 
     return advance
@@ -169,10 +172,10 @@ class _Programs(NamedTuple):
 
 
 @functools.lru_cache(maxsize=4)
-def _programs(model: Model, lanczos_steps: int, stride: int, indexed: bool) -> _Programs:
+def _programs(model: Model, lanczos_steps: int, stride: int, indexed: bool, blowup: float) -> _Programs:
     """The compiled programs of one (model, stride, data layout), kept so that repeated runs (a
     sweep's chunks and rounds) compile once per shape instead of once per call."""
-    block = member_block(model, lanczos_steps, stride, indexed)
+    block = member_block(model, lanczos_steps, stride, indexed, blowup)
     return _Programs(
         jax.jit(model.sample),
         jax.jit(model.init),
@@ -394,7 +397,7 @@ def run(
     horizons = np.asarray(horizons, dtype=np.int64)
     seeds = np.asarray(seeds, dtype=np.int64)
     plan = plan or make_plan(model, horizons, config, dtype)
-    prog = _programs(model, config.lanczos_steps, plan.stride, plan.indexed)
+    prog = _programs(model, config.lanczos_steps, plan.stride, plan.indexed, config.blowup)
     table = _sample_seeds(prog, seeds)
     dev = _Devices(prog, table, plan, member_devices(config.devices), dtype)
     initial = _measure_initial(dev, table)

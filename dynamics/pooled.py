@@ -98,6 +98,12 @@ def measure_with_intervals(
     out = {name: {"value": float(whole[name]), "lo": None, "hi": None} for name in names}
     out.update(fit=whole["fit"], flow_measured=whole["flow_measured"], smallest=whole["smallest"])
     out.update(seeds=table.shape[1], level=LEVEL)
+    # seeds that are copies of one another (a model that draws nothing at random) are one unit, not many
+    copies = table.shape[1] > 1 and np.array_equal(table, np.repeat(table[:, :1], table.shape[1], 1), equal_nan=True)
+    if copies and np.all(initial == initial[0]):
+        for name in names:
+            out[name]["identical"] = True
+        return out
     if table.shape[1] < 2 or whole["fit"]["status"] != "fitted" or resamples == 0:
         return out
     cache: dict[tuple, np.ndarray] = {}
@@ -142,5 +148,6 @@ def interval_of(value: dict, kind: str = "plain") -> str:
     }[kind]
     if value["lo"] is None:
         why = "over 10 % of the resamples failed to fit" if value.get("failed") else "one seed"
+        why = "the seeds are identical, the model draws nothing at random" if value.get("identical") else why
         return f"{form(value['value'])} ({why}: no interval)"
     return f"{form(value['value'])} ({100 * LEVEL:.0f} % over seeds: {form(value['lo'])}–{form(value['hi'])})"

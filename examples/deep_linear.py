@@ -18,6 +18,8 @@ from scipy.optimize import brentq
 
 from eos.dynamics.model import Model, Theory
 
+PARAMS = ("x0", "y0")  # the options it reads (run.json records only these; any other is refused)
+
 
 def gradient_flow_sharpness(w0) -> float:
     """Σ_i 1/w_i² at the minimum gradient flow reaches from w0 (w_i² = w0_i² + c, Π w_i² = 1)."""
@@ -36,6 +38,7 @@ def make(spec, dtype=jnp.float32) -> Model:
         loss=lambda w, train: 0.5 * (jnp.prod(w) - 1.0) ** 2,
         threshold=lambda w: jnp.max(w**2) - jnp.min(w**2),
         observables=lambda w, test: {"final_product": jnp.prod(w)},
+        columns={"final_product": ("measurement", "—", "w₁w₂w₃ at the end (1 at a minimum)")},
         dead=lambda w, train: jnp.asarray(False),
         theory=Theory(threshold_lr=eta, formula="2/Σ 1/w_i² at the gradient-flow minimum"),
         symbol="imbalance",

@@ -157,3 +157,14 @@ def test_a_model_declares_its_columns_and_the_regime_inputs_it_feeds():
     }
     assert regime.classify(summary, np.zeros(1, bool))[0] == "gradient_flow"
     assert regime.classify(summary, np.zeros(1, bool), {"accuracy": "score"})[0] == "chance"
+
+
+def test_a_spec_refuses_what_its_model_ignores_and_of_drops_it():
+    import pytest
+
+    from eos.dynamics.config import ModelSpec
+
+    with pytest.raises(ValueError, match="--width 5: model 'relu' does not read it"):
+        ModelSpec(model="relu", width=5)
+    spec = ModelSpec.of("relu", width=5, d=10, x0=0.1)
+    assert (spec.d, spec.width, spec.x0) == (10, ModelSpec().width, ModelSpec().x0)

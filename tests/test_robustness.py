@@ -275,7 +275,9 @@ def test_the_search_in_slices_gives_the_numbers_of_one_call_and_reports_as_it_go
 
     reports = []
     config = RobustnessConfig(n=30, d=4, widths=(2,), seeds=1, steps=3 * experiment.SLICE_STEPS, vary="width")
-    tally = experiment.Tally(lambda stage, done, total: reports.append(done), (1, 1, experiment.train_cost(config)))
+    tally = experiment.Tally(
+        lambda stage, done, total, units: reports.append(done), (1, 1, experiment.train_cost(config))
+    )
     experiment.train(config, jax.random.normal(key, (1, 30, 4)), jnp.sign(jax.random.normal(key, (1, 30))), tally)
     # the start, two short slices, then one report per SLICE_STEPS; one program, the work in full
     assert len(reports) == 1 + 2 + 3 and reports == sorted(reports), reports

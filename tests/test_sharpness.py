@@ -12,7 +12,7 @@ SMALL = dict(d=6, n=12, width=5, n_test=10)
 @pytest.mark.parametrize("model", ["relu", "mlp", "mean", "product"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_lanczos_sharpness_matches_dense_hessian(model, seed):
-    spec = ModelSpec(model=model, loss="sqrt", x0=0.3 + 0.2 * seed, y0=1.5, **SMALL)
+    spec = ModelSpec.of(model, loss="sqrt", x0=0.3 + 0.2 * seed, y0=1.5, **SMALL)
     m = make_model(spec, jnp.float64)
     train, _ = m.sample(jax.random.key(seed))
     params = m.init(jax.random.key(100 + seed), train)

@@ -95,7 +95,7 @@ def test_gd_on_a_quadratic_is_stable_exactly_below_two_over_lambda(curv, margin,
 )
 @settings(max_examples=8 * SCALE)
 def test_engine_sharpness_equals_dense_hessian(model, seed, lr, loss):
-    spec = ModelSpec(model=model, d=5, n=16, n_test=8, width=4, loss=loss, x0=0.4, y0=1.3)
+    spec = ModelSpec.of(model, d=5, n=16, n_test=8, width=4, loss=loss, x0=0.4, y0=1.3)
     with jax.enable_x64(True):
         m = make_model(spec, F64)
         tr = run(m, [lr], [9], seeds=[seed], stride=3)
