@@ -24,8 +24,13 @@ bend = lambda x: -1.0 - 0.1 * x - 0.2 * np.log1p(np.exp(3 * (x - 1.5))) / 3
 
 
 def test_a_kink_is_sharp_a_smooth_bend_is_not_and_a_flat_noisy_pre_slope_does_not_decide_alone():
-    assert measure(step)["ratio"]["lo"] >= verdict.SHARP_RATIO
-    assert measure(bend)["ratio"]["hi"] < verdict.SHARP_RATIO
+    assert measure(step, noise=0.002)["ratio"]["lo"] >= verdict.SHARP_RATIO
+    assert measure(bend, noise=0.002)["ratio"]["hi"] < verdict.SHARP_RATIO
+    exact = measure(step)  # noiseless seeds are copies: no interval over them, and it says why
+    assert (
+        exact["ratio"]["lo"] is None and exact["ratio"]["identical"] and exact["ratio"]["value"] >= verdict.SHARP_RATIO
+    )
+    assert "the seeds are identical" in pooled.interval_of(exact["ratio"])
     # A flat pre-slope with noise: one seed's ratio is anything, the mean curve's stays near the truth.
     flat = lambda x: -np.where(x > 1.0, 0.5 * (x - 1.0), 0.0)
     m = measure(flat, seeds=8, noise=0.002)

@@ -74,13 +74,19 @@ def test_a_step_is_a_sharp_transition_located_at_its_kink():
     assert out["verdict"] == "sharp", out["reason"]
     assert abs(out["estimate"]["value"] - 1.0) < 0.05, out["estimate"]
     assert out["estimate"]["lo"] <= 1.0 <= out["estimate"]["hi"]
-    assert out["sharpness"]["lo"] >= verdict.SHARP_RATIO
+    # noiseless seeds are copies of one curve: one unit, so no interval over them, and the reason why
+    assert out["sharpness"]["value"] >= verdict.SHARP_RATIO and out["sharpness"]["lo"] is None
+    assert out["sharpness"]["identical"]
+    noisy = sweep(step, noise=0.002)
+    assert noisy["verdict"] == "sharp" and noisy["sharpness"]["lo"] >= verdict.SHARP_RATIO, noisy["reason"]
 
 
 def test_a_smooth_bend_is_a_crossover_not_a_transition():
     out = sweep(bend)
     assert out["verdict"] == "crossover", out["reason"]
-    assert 1.0 < out["sharpness"]["value"] <= out["sharpness"]["hi"] < verdict.SHARP_RATIO
+    assert 1.0 < out["sharpness"]["value"] < verdict.SHARP_RATIO
+    noisy = sweep(bend, noise=0.002)
+    assert noisy["verdict"] == "crossover" and noisy["sharpness"]["hi"] < verdict.SHARP_RATIO, noisy["reason"]
 
 
 def test_a_straight_line_with_no_regime_change_is_no_change_or_above_grid():
