@@ -17,6 +17,7 @@ projection is the fitted cost of what every stage has left, and it is redone at 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -100,22 +101,39 @@ class _Stage:
 
 
 def time_limit(update: Callable, max_hours: float, say: Callable[[str], None]):
-    """The progress callback `update(stage, done, total, left)`, where `left` is the projected seconds
-    the whole run has left (None until every stage's time determines its costs). Raises TooLong as soon
-    as the time so far and what the known stages have left (at least) exceed max_hours, and says the
-    projection once, where it is over SAY_AFTER_S."""
+    """The progress callback `report(stage, done, total, units, background=False)`, which calls
+    `update(stage, done, total, left)` with `left` the projected seconds the whole run has left (None
+    until every stage's time determines its costs). Raises TooLong as soon as the time so far and what
+    the known stages have left (at least) exceed max_hours, and says the projection once, where it is
+    over SAY_AFTER_S.
+
+    A stage's time is what passes between its own reports (a compile before its first counts for
+    none). A `background` stage runs beside the others (on its own thread, with its own bounded
+    budget): its bar shows its own time left, and it adds nothing to the run's projection. Reports may
+    come from several threads."""
     start = time.perf_counter()
     stages: dict[str, _Stage] = {}
-    last: dict = {"time": None, "stage": None, "said": False}
+    last: dict = {"said": False}
+    lock = threading.Lock()
 
-    def report(stage, done, total, units=None):
-        now = time.perf_counter()
-        if stage not in stages:
-            stages[stage] = _Stage(done, total)
-        else:
-            stages[stage].advance(now - last["time"] if last["stage"] == stage else 0.0, done, total)
-        last.update(time=now, stage=stage)
-        known = {name: s.left() for name, s in stages.items()}
+    def report(stage, done, total, units=None, background=False):
+        with lock:
+            now = time.perf_counter()
+            if stage not in stages:
+                stages[stage] = _Stage(done, total)
+            else:
+                stages[stage].advance(now - last[stage], done, total)
+            last[stage] = now
+            if background:
+                own = stages[stage].left()
+                update(stage, _vector(done)[-1], _vector(total)[-1], own[0] if own and own[1] else None)
+                return
+            _project(stage, done, total, units, now)
+
+    def _project(stage, done, total, units, now):
+        known = {name: s.left() for name, s in stages.items() if name in foreground}
+        foreground.add(stage)
+        known[stage] = stages[stage].left()
         if known[stage] is None:
             update(stage, _vector(done)[-1], _vector(total)[-1], None)
             return
@@ -132,6 +150,7 @@ def time_limit(update: Callable, max_hours: float, say: Callable[[str], None]):
             last["said"] = True
             say(f"about {duration(left)} left (projected from this run's {stage} so far)")
 
+    foreground: set[str] = set()
     return report
 
 

@@ -24,7 +24,7 @@ def use_compilation_cache() -> None:
     path = os.environ.get("EOS_COMPILATION_CACHE", str(Path.home() / ".cache" / "eos" / "jax"))
     if path:
         jax.config.update("jax_compilation_cache_dir", path)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 
 
 def start(distributed: bool) -> bool:

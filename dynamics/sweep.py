@@ -12,11 +12,14 @@ While a sweep runs (and after an interruption) the directory holds instead
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
@@ -152,20 +155,13 @@ def run_sweep(
         model = make_model(config.spec, dtype)
         run = _ChunkRunner(model, config, _plan(model, config, dtype), store, progress)
         seeds = np.arange(config.seeds)
-        lrs = np.repeat(np.asarray(config.lrs), len(seeds))
-        member_seeds = np.tile(seeds, len(config.lrs))
         predicted = model.theory.threshold_lr
-        on_flow = None if progress is None else (lambda done, total: progress("gradient flow", done, total, ("seeds",)))
-        flows = flow.peak_sharpness(model, seeds, flow_time(config), on_flow) if config.flow else None
-        parts = [run(lrs, member_seeds, 0)]
-        for r in range(1, config.refine + 1):
-            so_far, _, initial = _concat(parts)
-            located = _locate(so_far, initial, model, config, predicted, resamples=0)
-            new = transition.refinement_lrs(so_far["lr"], located["fit"], config.refine_points)
-            if not len(new):
-                break
-            lrs, member_seeds = np.repeat(new, len(seeds)), np.tile(seeds, len(new))
-            parts.append(run(lrs, member_seeds, r))
+        flows = _Beside(lambda report: flow.peak_sharpness(model, seeds, flow_time(config), report), config.x64)
+        with flows.cancelled_on_error():
+            if config.flow:
+                flows.start(_stage(progress, "gradient flow", ("seeds",), background=True))
+            parts = _rounds(run, model, config, seeds, predicted)
+            flows = flows.result()
     summary, trajectories, initial = _concat(parts)
     order = np.lexsort((summary["seed"], summary["lr"]))
     summary = {k: v[order] for k, v in summary.items()}
@@ -191,6 +187,66 @@ def run_sweep(
     meta["resumed_chunks"] = run.resumed
     meta["model"] = facts(model)
     return SweepResult(config, at_precision(summary, config.x64), trajectories, theory_block, located, meta)
+
+
+def _rounds(run, model, config: SweepConfig, seeds, predicted) -> list:
+    """The grid, then up to config.refine rounds of step sizes inside the located bracket."""
+    parts = [run(np.repeat(np.asarray(config.lrs), len(seeds)), np.tile(seeds, len(config.lrs)), 0)]
+    for r in range(1, config.refine + 1):
+        so_far, _, initial = _concat(parts)
+        located = _locate(so_far, initial, model, config, predicted, resamples=0)
+        new = transition.refinement_lrs(so_far["lr"], located["fit"], config.refine_points)
+        if not len(new):
+            break
+        parts.append(run(np.repeat(new, len(seeds)), np.tile(seeds, len(new)), r))
+    return parts
+
+
+def _stage(progress, name: str, units: tuple, background: bool = False):
+    """progress(done, total) for one stage of the sweep's progress callback (None without one)."""
+    if progress is None:
+        return None
+    return lambda done, total: progress(name, done, total, units, background=background)
+
+
+class _Beside:
+    """A computation on a thread of its own, beside the grid: the gradient-flow integration runs on the
+    host (SciPy) while the engine's blocks run on the devices, and its numbers do not depend on what
+    runs beside it. `work(report)` calls report(done, total) as it goes; an error of the sweep stops it
+    at its next report."""
+
+    def __init__(self, work, x64: bool):
+        self.work, self.x64, self.future, self.stop = work, x64, None, threading.Event()
+
+    def start(self, progress) -> None:
+        def report(done, total):
+            if self.stop.is_set():
+                raise _Stopped
+            if progress is not None:  # its own bar: its time is bounded by flow's budget
+                progress(done, total)
+
+        def run():
+            with jax.enable_x64(self.x64):  # the context is the thread's own: the sweep's, as on the main thread
+                return self.work(report)
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="eos-beside")
+        self.future = pool.submit(run)
+        pool.shutdown(wait=False)
+
+    @contextlib.contextmanager
+    def cancelled_on_error(self):
+        try:
+            yield
+        except BaseException:
+            self.stop.set()
+            raise
+
+    def result(self):
+        return None if self.future is None else self.future.result()
+
+
+class _Stopped(Exception):
+    pass
 
 
 class _ChunkRunner:

@@ -102,13 +102,13 @@ def _read_block(r: RankedCoordinates, c, t, strict: bool):
     block = r.v.shape[0] // (r.last.shape[0] + 1)
     v = jax.lax.dynamic_slice(r.v, (c * block,), (block,))
     owner = jax.lax.dynamic_slice(r.owner, (c * block,), (block,))
-    return v, owner, (v < t if strict else v <= t)
+    return v, owner, jnp.where(strict, v < t, v <= t)
 
 
 def _below_counted(r: RankedCoordinates, t, strict: bool):
     """`_below` without a search or a scatter: the block index is the number of block ends
     below t, and the block's per-sample counts and sums come from a one-hot (B, n) product."""
-    c = jnp.sum(r.last < t if strict else r.last <= t)
+    c = jnp.sum(jnp.where(strict, r.last < t, r.last <= t))
     v, owner, inside = _read_block(r, c, t, strict)
     onehot = (owner[:, None] == jnp.arange(r.count.shape[1], dtype=owner.dtype)).astype(v.dtype)
     return r.count[c] + inside.astype(v.dtype) @ onehot, r.total[c] + jnp.where(inside, v, 0) @ onehot
@@ -122,7 +122,7 @@ def _below(r: RankedCoordinates, t, strict: bool):
     blocks wholly below t are the first searchsorted(last, t) of them.
     """
     n = r.count.shape[1]
-    c = jnp.searchsorted(r.last, t, side="left" if strict else "right")
+    c = jnp.where(strict, jnp.searchsorted(r.last, t, side="left"), jnp.searchsorted(r.last, t, side="right"))
     v, owner, inside = _read_block(r, c, t, strict)
     k = r.count[c] + jax.ops.segment_sum(inside.astype(v.dtype), owner, n)
     total = r.total[c] + jax.ops.segment_sum(jnp.where(inside, v, 0), owner, n)
@@ -135,11 +135,12 @@ def relu_sums_ranked(r: RankedCoordinates, b, below=None):
     With k = #{i : x_i ≤ −b} and S its sum,  Σ ReLU(x_i + b) = (Σ_i x_i − S) + (d − k) b;
     with k' = #{i : x_i < b} and S',         Σ ReLU(b − x_i) = k' b − S'.
     The counts are constants to autodiff, so gradients and Hessians equal the dense ones
-    (ReLU'(0) = 0 in both: a coordinate exactly at the kink counts as inactive).
+    (ReLU'(0) = 0 in both: a coordinate exactly at the kink counts as inactive). Both thresholds go
+    through one batched call (`strict` is data there): fewer operations a step, and the same numbers.
     """
     below = below or _below
-    k_pos, s_pos = below(r, -b, strict=False)
-    k_neg, s_neg = below(r, b, strict=True)
+    t = jnp.stack([-b, b])
+    (k_pos, k_neg), (s_pos, s_neg) = jax.vmap(lambda t, strict: below(r, t, strict))(t, jnp.array([False, True]))
     d = r.count[-1]  # = d for every sample
     return k_neg * b - s_neg, (r.row_sum - s_pos) + (d - k_pos) * b
 

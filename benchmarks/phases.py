@@ -1,0 +1,93 @@
+"""Run one `eos` command in this process and write where its time went, phase by phase, as JSON.
+
+    python benchmarks/phases.py OUT.json sweep --lr 0.0001:0.012:128 --out DIR
+
+A phase is the wall-clock span of the library calls that make it (several calls of one phase add
+up; phases may overlap: the gradient-flow integration runs beside the engine). The functions are
+wrapped by name, so the same driver times any checkout of eos that PYTHONPATH puts first (w1_command.py
+runs it on an earlier commit too); a phase whose function a checkout lacks is reported as absent.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import sys
+import threading
+import time
+
+START = time.perf_counter()
+import jax  # noqa: E402
+
+PHASES = {  # phase: (module, attribute) of the calls that make it
+    "data and initialisation": [("eos.dynamics.engine", "_sample_seeds")],
+    "engine (GD and sharpness)": [("eos.dynamics.engine", "run")],
+    "gradient-flow integration": [("eos.dynamics.flow", "peak_sharpness")],
+    "verdict and intervals": [("eos.dynamics.sweep", "_locate")],
+    "result files": [("eos.dynamics.resumable", "write_files")],
+    "overview figure": [("eos.figures.style", "write_overview"), ("eos.cli", "write_overview")],
+}
+spans: dict[str, list[tuple[float, float]]] = {name: [] for name in PHASES}
+compile_s = [0.0]
+lock = threading.Lock()
+
+
+def _listen(name, seconds, **_):
+    if name == "/jax/core/compile/backend_compile_duration" or name.endswith("jaxpr_to_mlir_module_duration"):
+        compile_s[0] += seconds
+
+
+def _wrap(phase: str, fn):
+    @functools.wraps(fn)
+    def timed(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            with lock:
+                spans[phase].append((t0 - START, time.perf_counter() - START))
+
+    return timed
+
+
+def main() -> None:
+    out, argv = sys.argv[1], sys.argv[2:]
+    jax.monitoring.register_event_duration_secs_listener(_listen)
+    from eos import cli
+
+    imported = time.perf_counter() - START
+    found = {}
+    for phase, places in PHASES.items():
+        for module, attr in places:
+            try:
+                mod = importlib.import_module(module)
+            except ImportError:
+                continue
+            if hasattr(mod, attr):
+                setattr(mod, attr, _wrap(phase, getattr(mod, attr)))
+                found[phase] = True
+    sys.argv = ["eos", *argv]
+    try:
+        cli.main()
+    except SystemExit:
+        pass
+    total = time.perf_counter() - START
+    phases = {
+        name: {"seconds": sum(b - a for a, b in s), "first": min(a for a, _ in s), "last": max(b for _, b in s)}
+        for name, s in spans.items()
+        if s
+    }
+    record = {
+        "import": imported,
+        "compile": compile_s[0],
+        "total": total,
+        "phases": phases,
+        "absent": sorted(set(PHASES) - set(found)),
+    }
+    with open(out, "w") as f:
+        json.dump(record, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
