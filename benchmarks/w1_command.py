@@ -1,0 +1,109 @@
+"""W1 as a whole command, against a NumPy loop and against an earlier commit, phase by phase, in one run.
+
+    python benchmarks/w1_command.py [--baseline COMMIT] [--quick]
+
+W1 is `eos sweep --lr 0.0001:0.012:128` (the paper's network, d = 200, n = 300, 128 step sizes × 3
+seeds, T = round(10/η): 1.71 M member-steps), run as a user runs it: a fresh process, start-up,
+compile, engine, gradient-flow integration, verdict, files and figure included. Each checkout runs
+it twice, with an empty compilation cache (cold) and then with the one the first run filled (warm).
+The earlier commit runs from a `git worktree` of it, put first on PYTHONPATH. The NumPy loop
+(w1_relu.numpy_relu, plain GD with a finite-difference sharpness every 99 steps) runs a subsample
+of the members, capped at 3000 steps each, and is projected to all of them. The two checkouts'
+summary.csv must be byte for byte the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = "2272ee5"  # the last commit before the speed work of this script's change
+COMMAND = ["sweep", "--lr", "0.0001:0.012:128"]
+
+
+def numpy_seconds(quick: bool) -> float:
+    """NumPy's projected seconds for every W1 member (its rate on a subsample)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import jax.numpy as jnp
+    import numpy as np
+    from common import subsample
+    from w1_relu import CAP, N, grid, time_numpy_relu
+
+    from eos.dynamics.config import ModelSpec
+    from eos.dynamics.registry import make_model
+
+    model = make_model(ModelSpec(d=200, n=N, lam=3.0, n_test=1000), jnp.float32)
+    lrs, seeds, horizons = grid(200, 128)
+    pick = subsample(3 if quick else 6, len(lrs), 3)
+    rate = time_numpy_relu(model, 200, lrs[pick], seeds[pick], np.minimum(horizons[pick], CAP))
+    return float(horizons.sum()) / rate
+
+
+def checkout(ref: str, where: Path) -> Path:
+    """A directory to put on PYTHONPATH so that `import eos` is commit `ref`."""
+    tree = where / "tree"
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", str(tree), ref], check=True, capture_output=True
+    )
+    (where / "path").mkdir()
+    (where / "path" / "eos").symlink_to(tree)
+    return where / "path"
+
+
+def run(python_path: str | None, cache: Path, out: Path) -> dict:
+    env = dict(os.environ, EOS_COMPILATION_CACHE=str(cache))
+    env.pop("XLA_FLAGS", None)
+    if python_path:
+        env["PYTHONPATH"] = python_path
+    record = out.with_suffix(".json")
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "phases.py"), str(record), *COMMAND, "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(f"{out.name} failed: {done.stderr[-2000:]}")
+    return {**json.loads(record.read_text()), "wall": wall}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--baseline", default=BASELINE)
+    parser.add_argument("--quick", action="store_true", help="a smaller NumPy subsample")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "old").mkdir()
+        paths = {f"before ({args.baseline})": str(checkout(args.baseline, tmp / "old")), "after (this checkout)": None}
+        results = {}
+        for i, (label, path) in enumerate(paths.items()):
+            for state in ("cold", "warm"):
+                results[(label, state)] = run(path, tmp / f"cache-{i}", tmp / f"run-{i}-{state}")
+        same = len({(tmp / f"run-{i}-warm" / "summary.csv").read_bytes() for i in (0, 1)}) == 1
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tmp / "old" / "tree")])
+        numpy_s = numpy_seconds(args.quick)
+    print(f"W1: eos {' '.join(COMMAND)} (1.71 M member-steps); NumPy loop, projected from a subsample: {numpy_s:.0f} s")
+    phases = list(next(iter(results.values()))["phases"])
+    header = f"{'phase (seconds; spans may overlap)':<36}" + "".join(f"{a[:18] + ' ' + s:>26}" for a, s in results)
+    print(header)
+    rows = [("start-up (imports)", lambda r: r["import"]), ("compile (JAX's own count)", lambda r: r["compile"])]
+    rows += [(p, lambda r, p=p: r["phases"].get(p, {}).get("seconds", float("nan"))) for p in phases]
+    rows += [("whole command (process wall)", lambda r: r["wall"])]
+    for name, get in rows:
+        print(f"{name:<36}" + "".join(f"{get(r):>26.2f}" for r in results.values()))
+    print(f"{'NumPy loop / whole command':<36}" + "".join(f"{numpy_s / r['wall']:>25.1f}×" for r in results.values()))
+    print(f"summary.csv of the two checkouts byte for byte the same: {same}")
+
+
+if __name__ == "__main__":
+    main()
