@@ -10,6 +10,7 @@ researcher's own is `path/to/file.py:make` or `package.module:make` (its module 
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import importlib.util
 import math
@@ -27,12 +28,18 @@ def _builtin_files() -> dict[str, Path]:
     return {p.stem: p for p in sorted(MODELS_DIR.glob("*.py")) if not p.name.startswith("_")}
 
 
+@functools.cache
+def _syntax(path: Path) -> ast.Module:
+    """A built-in model's file, parsed once per process: every ModelSpec reads its model's PARAMS."""
+    return ast.parse(path.read_text())
+
+
 def builtin_models() -> dict[str, str]:
     """Name -> the first line of its docstring, for every module in dynamics/models/, read from the
     files (nothing is imported: a model's module imports JAX)."""
     out = {}
     for name, path in _builtin_files().items():
-        doc = (ast.get_docstring(ast.parse(path.read_text())) or "").strip()
+        doc = (ast.get_docstring(_syntax(path)) or "").strip()
         out[name] = doc.splitlines()[0] if doc else ""
     return out
 
@@ -50,7 +57,7 @@ def params_read(name: str) -> tuple[str, ...] | None:
         path = _builtin_files().get(name)
         if path is None:
             return None
-        for node in ast.parse(path.read_text()).body:
+        for node in _syntax(path).body:
             if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PARAMS" for t in node.targets):
                 return tuple(ast.literal_eval(node.value))
         return None

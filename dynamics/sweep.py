@@ -156,12 +156,12 @@ def run_sweep(
         run = _ChunkRunner(model, config, _plan(model, config, dtype), store, progress)
         seeds = np.arange(config.seeds)
         predicted = model.theory.threshold_lr
-        flows = _Beside(lambda report: flow.peak_sharpness(model, seeds, flow_time(config), report), config.x64)
-        with flows.cancelled_on_error():
+        beside = _Beside(lambda report: flow.peak_sharpness(model, seeds, flow_time(config), report), config.x64)
+        with beside.cancelled_on_error():
             if config.flow:
-                flows.start(_stage(progress, "gradient flow", ("seeds",), background=True))
+                beside.start(_stage(progress, "gradient flow", ("seeds",), background=True))
             parts = _rounds(run, model, config, seeds, predicted)
-            flows = flows.result()
+            flows = beside.result()
     summary, trajectories, initial = _concat(parts)
     order = np.lexsort((summary["seed"], summary["lr"]))
     summary = {k: v[order] for k, v in summary.items()}
