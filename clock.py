@@ -61,14 +61,25 @@ def _vector(value) -> np.ndarray:
 
 
 class _Stage:
+    """A stage's reports so far, kept as the normal equations of its fit (Σ m mᵀ, Σ m s over the
+    reports' progress m and seconds s): a report costs the same whether it is the 10th or the
+    10,000th (a sweep reports every block)."""
+
     def __init__(self, done, total):
-        self.steps: list[tuple[float, np.ndarray]] = []  # (seconds, progress made) between reports
         self.done, self.total = _vector(done), _vector(total)
+        self.gram = np.zeros((len(self.done), len(self.done)))
+        self.cross = np.zeros(len(self.done))
+        self.made = np.zeros(len(self.done))
+        self.seconds = 0.0
 
     def advance(self, seconds: float, done, total) -> None:
         done = _vector(done)
         if seconds > 0 and (done > self.done).any():
-            self.steps.append((seconds, done - self.done))
+            m = done - self.done
+            self.gram += np.outer(m, m)
+            self.cross += m * seconds
+            self.made += m
+            self.seconds += seconds
         self.done, self.total = done, _vector(total)
 
     def cost(self) -> tuple[np.ndarray, bool] | None:
@@ -76,21 +87,25 @@ class _Stage:
         and whether the fit is complete: a count the stage has not yet moved costs 0 until it does, so a
         partial projection is a lower bound on the time left."""
         left = self.total - self.done
-        if not self.steps:
+        if not self.seconds:
             return (np.zeros_like(left), True) if (left <= 0).all() else None
-        seconds = np.array([s for s, _ in self.steps])
-        made = np.stack([m for _, m in self.steps])
         # a count has moved once a whole unit of it is done (the flow reports fractions of a seed, and a
         # seed's first fraction says little of its rest)
-        moved = made.sum(axis=0) >= 1
-        if seconds.sum() < CALIBRATION_S and (left > 0).any():
+        moved = self.made >= 1
+        if self.seconds < CALIBRATION_S and (left > 0).any():
             return None
-        if not moved.any() or np.linalg.matrix_rank(made[:, moved]) < moved.sum():
+        if not moved.any():
+            return None
+        gram, cross = self.gram[np.ix_(moved, moved)], self.cross[moved]
+        scale = np.sqrt(np.diag(gram))
+        if np.linalg.eigvalsh(gram / np.outer(scale, scale))[0] < 1e-9:  # counts that only ever moved together
             return None
         from scipy.optimize import nnls  # here: the command line's --help answers without scipy
 
-        cost = np.zeros(made.shape[1])
-        cost[moved], _ = nnls(made[:, moved], seconds)
+        # the least-squares problem of the reports, through its normal equations: ‖A c − s‖² = ‖R c − z‖² + const
+        r = np.linalg.cholesky(gram).T
+        cost = np.zeros(len(moved))
+        cost[moved], _ = nnls(r, np.linalg.solve(r.T, cross))
         return cost, bool(moved[left > 0].all())
 
     def left(self) -> tuple[float, bool] | None:

@@ -27,12 +27,33 @@ def use_compilation_cache() -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 
 
+def use_every_core() -> None:
+    """One CPU device per core this process may run on, unless the environment sets the count
+    (JAX_NUM_CPU_DEVICES, or XLA_FLAGS' xla_force_host_platform_device_count) or JAX has started.
+
+    The engine splits its pool over the devices, and XLA runs each device's share on its own
+    thread: on two cores, 8 relu members on each of two devices take a step in 24 µs where 16 on
+    one took 50 µs. A member's numbers do not depend on how the pool is split (engine.CPU_OPTIONS).
+    """
+    if "JAX_NUM_CPU_DEVICES" in os.environ or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+        return
+    import jax
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        jax.config.update("jax_num_cpu_devices", cores)
+    except RuntimeError:  # JAX has started (eos called from a running program): keep its devices
+        pass
+
+
 def start(distributed: bool) -> bool:
-    """Set up a run's process (the compilation cache, a multi-host start); whether it leads: in a
-    multi-host run the first process writes and reports."""
+    """Set up a run's process (the compilation cache, a CPU device per core, a multi-host start);
+    whether it leads: in a multi-host run the first process writes and reports."""
     use_compilation_cache()
     if distributed:
         start_distributed()
+    else:
+        use_every_core()
     import jax
 
     return jax.process_index() == 0

@@ -171,18 +171,42 @@ class _Programs(NamedTuple):
     dead: Callable
 
 
+# XLA's CPU backend hands large enough reductions to YNNPACK, which sums in another order than its
+# own loops: a member's last bits then depended on how many members shared its device (measured on
+# the relu network: pools of ≤ 12 agreed with a member run alone, pools of ≥ 15 did not, and its
+# trajectory at the edge of stability moved by 1.6e-5 in the loss). Without them every pool size
+# and device count gives the same numbers, at the same speed.
+CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
+
+
+@functools.cache
+def compile_options(platform: str) -> dict:
+    """The compiler options of the engine's programs on `platform`: CPU_OPTIONS on a CPU whose XLA
+    knows them (an XLA without YNNPACK sums in one order whatever the pool), else none."""
+    if platform != "cpu":
+        return {}
+    try:
+        jax.jit(lambda x: x + 1, compiler_options=CPU_OPTIONS).lower(np.float32(0)).compile()
+    except Exception:  # noqa: BLE001  (an XLA that does not know the option rejects it at compile time)
+        return {}
+    return CPU_OPTIONS
+
+
 @functools.lru_cache(maxsize=4)
-def _programs(model: Model, lanczos_steps: int, stride: int, indexed: bool, blowup: float) -> _Programs:
-    """The compiled programs of one (model, stride, data layout), kept so that repeated runs (a
-    sweep's chunks and rounds) compile once per shape instead of once per call."""
+def _programs(
+    model: Model, lanczos_steps: int, stride: int, indexed: bool, blowup: float, platform: str = "cpu"
+) -> _Programs:
+    """The compiled programs of one (model, stride, data layout, platform), kept so that repeated
+    runs (a sweep's chunks and rounds) compile once per shape instead of once per call."""
     block = member_block(model, lanczos_steps, stride, indexed, blowup)
+    jit = functools.partial(jax.jit, compiler_options=compile_options(platform))
     return _Programs(
-        jax.jit(model.sample),
+        jax.jit(model.sample),  # one seed at a time, the same shape in every run: as any other jit samples it
         jax.jit(model.init),
-        jax.jit(jax.vmap(block, in_axes=(0, 0, None) + (0,) * 7 + (None,))),
-        jax.jit(_load),
-        jax.jit(jax.vmap(model.observables, in_axes=(0, None))),
-        jax.jit(jax.vmap(model.dead, in_axes=(0, None))),
+        jit(jax.vmap(block, in_axes=(0, 0, None) + (0,) * 7 + (None,))),
+        jit(_load),
+        jit(jax.vmap(model.observables, in_axes=(0, None))),
+        jit(jax.vmap(model.dead, in_axes=(0, None))),
     )
 
 
@@ -397,9 +421,10 @@ def run(
     horizons = np.asarray(horizons, dtype=np.int64)
     seeds = np.asarray(seeds, dtype=np.int64)
     plan = plan or make_plan(model, horizons, config, dtype)
-    prog = _programs(model, config.lanczos_steps, plan.stride, plan.indexed, config.blowup)
+    devices = member_devices(config.devices)
+    prog = _programs(model, config.lanczos_steps, plan.stride, plan.indexed, config.blowup, devices[0].platform)
     table = _sample_seeds(prog, seeds)
-    dev = _Devices(prog, table, plan, member_devices(config.devices), dtype)
+    dev = _Devices(prog, table, plan, devices, dtype)
     initial = _measure_initial(dev, table)
     _check_start(model, initial[0], table.values, dtype)
     groups = [np.arange(len(lrs))] if groups is None else [np.asarray(g, np.int64) for g in groups]
@@ -451,7 +476,8 @@ class _Run:
         for g, rows in enumerate(groups):
             self.group_of[rows] = g
         self.left = np.array([len(rows) for rows in groups])
-        self.widest = int(self.left.max())
+        # the most members of one seed in one group: the rows of the final measurements' one program
+        self.widest = max(int(np.unique(table.index[rows], return_counts=True)[1].max(initial=1)) for rows in groups)
         self.rec = _Records(self.horizons, plan.stride, table.index, initial)
         self.sched = _Scheduler(self.horizons, dev.slots)
 

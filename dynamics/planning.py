@@ -60,14 +60,15 @@ def schedule_blocks(blocks_needed: np.ndarray, slots: int) -> int:
     return int(finish_blocks(blocks_needed, 1, slots).max(initial=0))
 
 
-def choose_slots(horizons: np.ndarray, stride: int, max_slots: int, max_waste: float) -> int:
-    """The largest pool (power of two, or all members) whose simulated waste is ≤ max_waste."""
+def choose_slots(horizons: np.ndarray, stride: int, max_slots: int, max_waste: float, devices: int = 1) -> int:
+    """The largest pool per device (power of two, or all members) whose simulated waste is ≤
+    max_waste, the pool being that many slots on each of `devices` devices run in step."""
     blocks = -(-horizons // stride)
     useful = float(horizons.sum())
-    candidates = sorted({min(2**i, max_slots, len(horizons)) for i in range(31)})
+    candidates = sorted({min(2**i, max_slots, -(-len(horizons) // devices)) for i in range(31)})
     best = candidates[0]
     for s in candidates:
-        if schedule_blocks(blocks, s) * s * stride - useful <= max_waste * useful:
+        if schedule_blocks(blocks, s * devices) * s * devices * stride - useful <= max_waste * useful:
             best = s
     return best
 
@@ -117,7 +118,8 @@ def pool_slots(model: Model, horizons, stride: int, config: EngineConfig, dtype=
         return max(1, min(config.max_slots or budget, per_device))
     per_member = size(train) + 16 * size(params)
     budget = max(1, int(config.memory_mb * 2**20 // max(per_member, 1)))
-    return choose_slots(horizons, stride, config.max_slots or budget, config.max_waste)
+    devices = len(member_devices(config.devices))
+    return choose_slots(horizons, stride, config.max_slots or budget, config.max_waste, devices)
 
 
 class Plan(NamedTuple):
@@ -137,7 +139,7 @@ class Plan(NamedTuple):
 
     def finish_order(self, horizons) -> np.ndarray:
         """Member indices in the order the refilled pool is expected to finish them."""
-        return np.argsort(finish_blocks(horizons, self.stride, self.slots), kind="stable")
+        return np.argsort(finish_blocks(horizons, self.stride, self.slots * self.devices), kind="stable")
 
 
 def plan(model: Model, horizons, config: EngineConfig = EngineConfig(), dtype=jnp.float32) -> Plan:
