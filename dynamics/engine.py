@@ -128,6 +128,46 @@ def member_block(model: Model, lanczos_steps: int, stride: int, indexed: bool = 
     return advance
 
 
+def member_blocks(model: Model, lanczos_steps: int, stride: int, indexed: bool = False, blowup: float = 1e6):
+    """Up to blocks_per_call(stride) of member_block's blocks in one call: `count` blocks, block j
+    of steps[j] steps and then its measurement, each block's (t, div, loss, (threshold, rises),
+    sharpness) stacked along a leading axis (rows past `count` are zero). Between two refills of
+    the pool nothing on the host changes what the devices compute, so the blocks run without a
+    round trip each; a block computes what it computes alone, bit for bit."""
+    advance = member_block(model, lanczos_steps, stride, indexed, blowup)
+    rows = blocks_per_call(stride)
+
+    # jitted so that the first block and the loop's body share one trace (a trace is 0.4 s for the
+    # relu network); XLA inlines it, so the code is what the block compiles to alone
+    advance = jax.jit(advance)
+
+    def blocks(params, own, tables, seed, lr, horizon, cap, t, div, ritz, steps, count):
+        def one(j, params, t, div, ritz):
+            params, t, div, ritz, loss, thr, lam = advance(
+                params, own, tables, seed, lr, horizon, cap, t, div, ritz, steps[j]
+            )
+            return (params, t, div, ritz), (t, div, loss, thr, lam)
+
+        state, first = one(0, params, t, div, ritz)
+        out = jax.tree_util.tree_map(lambda x: jnp.zeros((rows,) + x.shape, x.dtype).at[0].set(x), first)
+
+        def body(j, carry):
+            state, out = carry
+            state, row = one(j, *state)
+            return state, jax.tree_util.tree_map(lambda buf, x: buf.at[j].set(x), out, row)
+
+        (params, t, div, ritz), out = jax.lax.fori_loop(1, count, body, (state, out))
+        return params, t, div, ritz, out
+
+    return blocks
+
+
+def blocks_per_call(stride: int) -> int:
+    """Blocks one device call may run: MAX_CALL_STEPS steps at most, so that progress and a signal's
+    safe point come at least that often."""
+    return max(1, MAX_CALL_STEPS // stride)
+
+
 class _Pool(NamedTuple):
     params: object
     own: object  # each slot's copy of its data (cpu pools), or () (accelerator pools read the tables)
@@ -198,13 +238,13 @@ def _programs(
 ) -> _Programs:
     """The compiled programs of one (model, stride, data layout, platform), kept so that repeated
     runs (a sweep's chunks and rounds) compile once per shape instead of once per call."""
-    block = member_block(model, lanczos_steps, stride, indexed, blowup)
+    block = member_blocks(model, lanczos_steps, stride, indexed, blowup)
     jit = functools.partial(jax.jit, compiler_options=compile_options(platform))
     return _Programs(
         jax.jit(model.sample),  # one seed at a time, the same shape in every run: as any other jit samples it
         jax.jit(model.init),
-        jit(jax.vmap(block, in_axes=(0, 0, None) + (0,) * 7 + (None,))),
-        jit(_load),
+        jit(jax.vmap(block, in_axes=(0, 0, None) + (0,) * 7 + (None, None))),
+        jit(_load, donate_argnums=0),
         jit(jax.vmap(model.observables, in_axes=(0, None))),
         jit(jax.vmap(model.dead, in_axes=(0, None))),
     )
@@ -260,6 +300,7 @@ class _Devices:
 
     def __init__(self, prog: _Programs, seeds: _Seeds, plan: Plan, devices, dtype):
         self.prog, self.indexed, self.dtype = prog, plan.indexed, dtype
+        self.rows = blocks_per_call(plan.stride)
         mesh = jax.sharding.Mesh(np.array(devices), ("members",))
         self.split = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("members"))
         self.whole = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
@@ -287,27 +328,35 @@ class _Devices:
         return _to_devices(tree, self.whole)
 
     def load(self, pool, mask, idx, lr, hor, per_seed):
-        """per_seed: (cap, ritz start) of every seed, already on the devices."""
+        """per_seed: (cap, ritz start) of every seed, already on the devices. The pool given is used up
+        (its buffers are rewritten in place: a fresh pool's copy of the data is tens of MB, and
+        allocating it anew at every refill cost more than writing it), except the empty pool."""
         host = (mask, idx.astype(np.int32), lr.astype(self.dtype), hor.astype(np.int32))
+        if pool is self.empty:
+            pool = jax.tree_util.tree_map(jnp.copy, pool)
         return self.prog.load(pool, *_to_devices(host, self.split), self.params_table, self.copied, *per_seed)
 
-    def advance(self, pool, steps, between=None):
-        """`steps` steps of every slot, then the block's measurement. A long block is cut into device
-        calls of at most MAX_CALL_STEPS steps, with `between(steps so far)` called after each cut
-        call (progress, and a signal's safe point, every call rather than every stride): a step
-        does not depend on the call it runs in, and every cut call's Ritz vector is dropped, so the
-        block's measurement starts from the same warm start: the same numbers, bit for bit."""
+    def advance(self, pool, steps: list, between=None):
+        """Blocks of steps[j] steps each, every slot, each block then measured; returns the pool after
+        them and each block's measurements (leading axis: slots, then blocks). A block longer than
+        MAX_CALL_STEPS (a stride that long) runs alone, cut into device calls of at most
+        MAX_CALL_STEPS steps, with `between(steps so far)` called after each cut call (progress, and
+        a signal's safe point, every call rather than every stride): a step does not depend on the
+        call it runs in, and every cut call's Ritz vector is dropped, so the block's measurement
+        starts from the same warm start: the same numbers, bit for bit."""
         ritz, taken = pool.ritz, 0
-        while steps - taken > MAX_CALL_STEPS:
-            pool = self._call(pool, MAX_CALL_STEPS)[0]._replace(ritz=ritz)
+        while len(steps) == 1 and steps[0] - taken > MAX_CALL_STEPS:
+            pool = self._call(pool, [MAX_CALL_STEPS])[0]._replace(ritz=ritz)
             taken += MAX_CALL_STEPS
             if between is not None:
                 pool.t.block_until_ready()  # dispatch is asynchronous: wait, or every call is queued at once
                 between(taken)
-        return self._call(pool, steps - taken)
+        return self._call(pool, [steps[0] - taken, *steps[1:]])
 
-    def _call(self, pool, steps):
-        params, t, div, ritz, loss, thr, lam = self.prog.advance(
+    def _call(self, pool, steps: list):
+        rows = np.zeros(self.rows, np.int32)
+        rows[: len(steps)] = steps
+        params, t, div, ritz, measured = self.prog.advance(
             pool.params,
             pool.own,
             self.train_table if self.indexed else (),
@@ -318,9 +367,10 @@ class _Devices:
             pool.t,
             pool.div,
             pool.ritz,
-            np.int32(steps),
+            rows,
+            np.int32(len(steps)),
         )
-        return pool._replace(params=params, t=t, div=div, ritz=ritz), loss, thr, lam
+        return pool._replace(params=params, t=t, div=div, ritz=ritz), measured
 
 
 def _measure_initial(dev: _Devices, seeds: _Seeds):
@@ -332,8 +382,9 @@ def _measure_initial(dev: _Devices, seeds: _Seeds):
     for lo in range(0, n, slots):
         idx = np.minimum(np.arange(lo, lo + slots), n - 1)
         pool = dev.load(dev.empty, np.ones(slots, bool), idx, np.zeros(slots), np.zeros(slots), unmeasured)
-        pool, loss, (thr, _), lam = dev.advance(pool, 0)
-        parts.append(jax.tree_util.tree_map(lambda a: a[: n - lo], _to_host((loss, thr, lam, pool.ritz))))
+        pool, (_, _, loss, (thr, _), lam) = dev.advance(pool, [0])
+        first = jax.tree_util.tree_map(lambda a: a[:, 0], (loss, thr, lam))
+        parts.append(jax.tree_util.tree_map(lambda a: a[: n - lo], _to_host((*first, pool.ritz))))
     return jax.tree_util.tree_map(lambda *a: np.concatenate(a), *parts)
 
 
@@ -435,17 +486,26 @@ def run(
     while len(live := state.sched.live()):
         members = state.sched.occupant[live]
         remaining = horizons[members] - state.rec.steps_done[members]
-        steps = int(min(plan.stride, np.max(remaining)))
+        steps = _block_steps(remaining, plan.stride, dev.rows)
         partly = lambda k: progress(done_steps + int(np.minimum(remaining, k).sum()), total)
-        pool, *measurements = dev.advance(pool, steps, None if progress is None else partly)
-        computed += dev.slots * steps
-        advanced, finished = state.record(pool, live, members, measurements)
+        pool, measurements = dev.advance(pool, steps, None if progress is None else partly)
+        computed += dev.slots * sum(steps)
+        advanced, finished = state.record(pool, live, members, measurements, len(steps))
         done_steps += advanced
         if len(finished):
             pool = state.refill(pool, measured)
         if progress is not None:
             progress(done_steps, total)
     return state.subset(np.arange(len(lrs)))._replace(computed_steps=computed, slots=dev.slots)
+
+
+def _block_steps(remaining, stride: int, most: int) -> list[int]:
+    """The steps of each block of the next device call: whole strides until the first live member
+    reaches its horizon (its slot is then refilled), at most `most` blocks; a block is shortened
+    only where every member needs less than a stride."""
+    count = int(min(most, max(1, np.min(-(-remaining // stride)))))
+    longest = int(np.max(remaining))
+    return [min(stride, longest - j * stride) for j in range(count)]
 
 
 def _check_start(model: Model, loss0, seed_values, dtype) -> None:
@@ -493,23 +553,30 @@ class _Run:
         idx[take], lr[take], hor[take] = self.table.index[members], self.lrs[members], self.horizons[members]
         return self.dev.load(pool, mask, idx, lr, hor, measured)
 
-    def record(self, pool, live, members, measurements) -> tuple[int, np.ndarray]:
-        """Write one block's measurements; release (and hand over) the members it finished. Returns
-        the member-steps advanced and the slots freed."""
-        loss, thr, lam = measurements
-        t_h, div_h, loss_h, ((thr_h, trace_h), rise_h), lam_h = _to_host((pool.t, pool.div, loss, thr, lam))
-        rec = self.rec
-        advanced = rec.write(members, t_h[live], loss_h[live], thr_h[live], trace_h[live], lam_h[live], rise_h[live])
-        finished = live[(t_h[live] >= self.horizons[members]) | (div_h[live] >= 0)]
+    def record(self, pool, live, members, measurements, count: int) -> tuple[int, np.ndarray]:
+        """Write the measurements of one call's `count` blocks; release (and hand over) the members
+        they finished. A member that finishes (its horizon, or diverged) in one block is not recorded
+        in the call's later ones: its state is frozen from there, so the pool's state after the call
+        is its final state. Returns the member-steps advanced and the slots freed."""
+        t_h, div_h, loss_h, (thr_h, rise_h), lam_h = _to_host(measurements)
+        thr_h, trace_h = thr_h
+        rec, going, advanced = self.rec, np.ones(len(live), bool), 0
+        for j in range(count):
+            at = live[going]
+            row = (t_h[at, j], loss_h[at, j], thr_h[at, j], trace_h[at, j], lam_h[at, j], rise_h[at, j])
+            advanced += rec.write(members[going], *row)
+            going &= ~((t_h[live, j] >= self.horizons[members]) | (div_h[live, j] >= 0))
+        finished = live[~going]
         if len(finished):
             host_params = _to_host(pool.params)
+            last = _to_host(pool.div)
             for s in finished:
                 m = self.sched.occupant[s]
-                rec.diverged_step[m] = div_h[s]
+                rec.diverged_step[m] = last[s]
                 rec.final_params[m] = _gather(host_params, s)
                 self.left[self.group_of[m]] -= 1
             self.sched.release(finished)
-            self.hand_over(members[np.isin(live, finished)])
+            self.hand_over(members[~going])
         return advanced, finished
 
     def hand_over(self, members) -> None:

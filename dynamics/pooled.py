@@ -28,7 +28,6 @@ import math
 import warnings
 
 import numpy as np
-from scipy.stats import bootstrap
 
 from . import kink
 
@@ -114,6 +113,8 @@ def measure_with_intervals(
             m = measure(grid, table[:, list(key)], initial[list(key)], whole["knot"], scale)
             cache[key] = np.array([m[name] if m["fit"]["status"] == "fitted" else np.nan for name in names])
         return cache[key]
+
+    from scipy.stats import bootstrap  # here: scipy.stats takes 0.2 s to import, and a sweep needs it only at the end
 
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a degenerate resample (all seeds alike) warns; its interval is a point
