@@ -1,7 +1,8 @@
 """The generic engine: full-batch gradient descent for many (step size, seed) members at once.
 
-One compiled program, `jit(vmap(scan))`, advances a pool of `slots` members by one
-block of `stride` steps and then measures each (loss, threshold variable, sharpness).
+One compiled program, `jit(vmap(scan))`, advances a pool of `slots` members by blocks of
+`stride` steps, measuring each member (loss, threshold variable, sharpness) after every block;
+one device call runs every block until the first member's horizon (at most MAX_CALL_STEPS steps).
 Members have their own horizons T_i (for a fixed total time, T_i = round(time/η_i)),
 so the pool is refilled as in continuous batching: members run longest first, and when
 one finishes at a block boundary the next waiting member takes its slot. A member

@@ -123,10 +123,11 @@ def pool_slots(model: Model, horizons, stride: int, config: EngineConfig, dtype=
 
 
 class Plan(NamedTuple):
-    """How the engine runs a set of members, fixed before it starts. A member's last bits depend
-    on `stride` (where it is measured) and `slots` (XLA compiles a pool of 32 into other float32
-    code than a pool of 8), and on nothing else: a sweep plans once for its whole grid and runs
-    every chunk and round with that plan."""
+    """How the engine runs a set of members, fixed before it starts. A member's numbers depend on
+    `stride` (where it is measured); on a CPU the pool size and the device count change how the
+    work is cut, not what a member computes (engine.CPU_OPTIONS), while an accelerator may compile
+    another pool size into other code. A sweep plans once for its whole grid and runs every chunk
+    and round with that plan."""
 
     stride: int  # steps between records (and sharpness measurements)
     slots: int  # members each device holds at once

@@ -102,8 +102,7 @@ def footprint(config: SweepConfig) -> dict[str, int]:
 
 def _plan(model, config: SweepConfig, dtype) -> planning.Plan:
     """One plan for the whole grid, every chunk and round: the same stride, so that records (and
-    sharpness) are taken at the same steps, and the same pool size per device, so that a member's
-    last bits do not depend on its chunk (XLA may compile another batch size into other code)."""
+    sharpness) are taken at the same steps, and the same pool size per device: one compiled program."""
     return planning.plan(model, np.repeat(config.horizons(config.lrs), config.seeds), config.engine, dtype)
 
 

@@ -180,3 +180,26 @@ def test_a_long_block_cut_into_device_calls_gives_the_same_numbers_bit_for_bit(m
     cut = run_sweep(config)
     for name in ("step", "loss", "threshold", "sharpness"):
         np.testing.assert_array_equal(whole.trajectories[name], cut.trajectories[name], err_msg=name)
+
+
+def test_the_blocks_of_one_device_call_give_what_one_block_a_call_gives(monkeypatch):
+    """Between refills the pool runs many blocks in one call; members that diverge or finish inside
+    it are recorded up to that block, and every number is the one of a call per block."""
+    m = make_model(ModelSpec(model="product", loss="quadratic", x0=0.5, y0=2.0), jnp.float64)
+    lrs = np.array([0.05, 0.1, 3.0, 0.2, 2.0, 0.01])
+    horizons = np.array([300, 41, 300, 97, 250, 7])
+    config = engine.EngineConfig(stride=5, max_slots=3, max_waste=10.0)
+    engine._programs.cache_clear()
+    many = engine.run(m, lrs, np.zeros(6, int), horizons, dtype=jnp.float64, config=config)
+    monkeypatch.setattr(engine, "blocks_per_call", lambda stride: 1)
+    engine._programs.cache_clear()
+    one = engine.run(m, lrs, np.zeros(6, int), horizons, dtype=jnp.float64, config=config)
+    engine._programs.cache_clear()
+    assert (many.diverged_step[[2, 4]] >= 0).all() and (many.diverged_step[[0, 1, 3, 5]] == -1).all()
+    for name in ("step", "loss", "threshold", "sharpness", "rises", "steps_done", "diverged_step"):
+        np.testing.assert_array_equal(getattr(many, name), getattr(one, name), err_msg=name)
+    np.testing.assert_array_equal(many.observables["final_y"], one.observables["final_y"])
+    # a diverged member's slot waits for the call's end (a call ends where its first member's horizon
+    # would), so it wastes at most what it would have computed had it not diverged
+    bound = planning.schedule_blocks(-(-horizons // 5), 3) * 3 * 5
+    assert one.computed_steps <= many.computed_steps <= bound
