@@ -97,6 +97,7 @@ def sweep(
         else:
             config = from_options(SweepConfig, options, spec=spec, lrs=lrs, engine=from_options(EngineConfig, options))
             out = _new_sweep_dir(config, out, distributed, lead)
+    runtime.import_beside("scipy.stats", "eos.figures.overview")
     result = _run_sweep(out, config, max_hours, resume is None, lead)
     if result is not None:
         resumed = f"; {result.meta['resumed_chunks']} chunks read from the interrupted run" if resume else ""
@@ -250,11 +251,12 @@ def map_(
         else:
             check_path(resume, "--resume")
             config, out = verdict_map.pending(resume), resume
+        runtime.start(distributed=False)
         for sweep_config in verdict_map.sweeps(config, predicted_lr):
             check_fits(sweep_config)
         if resume is None:
             _begin(verdict_map.begin, out, config)
-    runtime.use_compilation_cache()
+    runtime.import_beside("scipy.stats", "eos.figures.verdict_map")
     result = _run_map(out, config, max_hours)
     _finish(result, out, "verdict_map", report.verdict_map(result), ["map.csv", "run.json", "cells/"], name="map.png")
 

@@ -114,7 +114,8 @@ def _integrate(programs, flat0, train, total_time, dense, report=None) -> dict:
     from scipy.integrate import solve_ivp  # here, on the flow's own thread: 0.27 s of imports off the sweep's path
 
     grad, hessian, top = programs
-    jac = (lambda t, y: -np.asarray(hessian(jnp.asarray(y), train))) if dense else None
+    # y goes to the compiled programs as it is (float64): a jnp.asarray first costs a third of a call
+    jac = (lambda t, y: -np.asarray(hessian(y, train))) if dense else None
     messages = []
     for method in ("BDF", "LSODA", "RK45") if dense else ("RK45", "LSODA"):
         options = {"jac": jac} if method in ("BDF", "LSODA") and jac is not None else {}
@@ -128,7 +129,7 @@ def _integrate(programs, flat0, train, total_time, dense, report=None) -> dict:
                     report(min(budget["reached"] / total_time, 1.0))
                 if budget["calls"] > MAX_EVALUATIONS or time.perf_counter() - budget["start"] > MAX_SECONDS:
                     raise _OverBudget
-            return -np.asarray(grad(jnp.asarray(y), train))
+            return -np.asarray(grad(y, train))
 
         try:
             solution = solve_ivp(
