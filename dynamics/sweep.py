@@ -13,6 +13,7 @@ While a sweep runs (and after an interruption) the directory holds instead
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import math
@@ -155,7 +156,7 @@ def run_sweep(
         run = _ChunkRunner(model, config, _plan(model, config, dtype), store, progress)
         seeds = np.arange(config.seeds)
         predicted = model.theory.threshold_lr
-        beside = _Beside(lambda report: flow.peak_sharpness(model, seeds, flow_time(config), report), config.x64)
+        beside = _Beside(lambda report: _flow(model, config, seeds, report), config.x64)
         with beside.cancelled_on_error():
             if config.flow:
                 beside.start(_stage(progress, "gradient flow", ("seeds",), background=True))
@@ -206,6 +207,17 @@ def _stage(progress, name: str, units: tuple, background: bool = False):
     if progress is None:
         return None
     return lambda done, total: progress(name, done, total, units, background=background)
+
+
+def _flow(model, config: SweepConfig, seeds, report) -> list[dict]:
+    """The gradient-flow predictions per seed: in a process of its own for a long sweep (see
+    flow.APART_MIN_STEPS), in this one otherwise or where that process cannot run."""
+    if int(config.horizons(config.lrs).sum()) * len(seeds) >= flow.APART_MIN_STEPS:
+        spec = dataclasses.asdict(config.spec)
+        apart = flow.peak_sharpness_apart(spec, config.x64, seeds, flow_time(config), report)
+        if apart is not None:
+            return apart
+    return flow.peak_sharpness(model, seeds, flow_time(config), report)
 
 
 class _Beside:

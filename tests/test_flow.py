@@ -1,0 +1,63 @@
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax.numpy as jnp
+import pytest
+
+from eos.dynamics import flow, sweep
+from eos.dynamics.config import ModelSpec, SweepConfig
+from eos.dynamics.registry import make_model
+
+SPEC = ModelSpec(d=20, n=40, n_test=50)
+
+
+def _child_can_import_eos() -> bool:
+    return subprocess.run([sys.executable, "-c", "import eos.dynamics.flow"], capture_output=True).returncode == 0
+
+
+def _children() -> list[int]:
+    """This process's flow children still alive (other test workers may run their own)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or b"eos.dynamics.flow" not in (entry / "cmdline").read_bytes():
+                continue
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid():
+                found.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+@pytest.mark.skipif(not _child_can_import_eos(), reason="eos is not installed: a fresh interpreter cannot import it")
+def test_the_flow_in_a_process_of_its_own_gives_the_numbers_of_this_one():
+    reports = []
+    apart = flow.peak_sharpness_apart(dataclasses.asdict(SPEC), False, [0, 1], 10.0, lambda d, t: reports.append(d))
+    here = flow.peak_sharpness(make_model(SPEC, jnp.float32), [0, 1], 10.0)
+    assert apart == here  # floats through JSON exactly: the same integration, bit for bit
+    assert reports and reports[-1] == 2
+
+
+def test_a_flow_process_that_cannot_start_leaves_the_flow_to_this_one(monkeypatch):
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    assert flow.peak_sharpness_apart(dataclasses.asdict(SPEC), False, [0], 10.0) is None
+    monkeypatch.setattr(flow, "APART_MIN_STEPS", 0)
+    config = SweepConfig(spec=SPEC, lrs=(0.01, 0.02), seeds=1)
+    got = sweep._flow(make_model(SPEC, jnp.float32), config, [0], None)
+    assert got == flow.peak_sharpness(make_model(SPEC, jnp.float32), [0], sweep.flow_time(config))
+
+
+@pytest.mark.skipif(not (_child_can_import_eos() and os.path.isdir("/proc")), reason="needs eos installed and /proc")
+def test_a_stopped_sweep_leaves_no_flow_process_behind():
+    class Stop(Exception):
+        pass
+
+    def progress(done, total):
+        raise Stop
+
+    with pytest.raises(Stop):
+        flow.peak_sharpness_apart(dataclasses.asdict(ModelSpec()), False, [0, 1, 2], 10.0, progress)
+    assert not _children()
