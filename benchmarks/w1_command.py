@@ -76,6 +76,38 @@ def run(python_path: str | None, cache: Path, out: Path) -> dict:
     return {**json.loads(record.read_text()), "wall": wall}
 
 
+def compare(before: Path, after: Path) -> str:
+    """How two runs' results differ: byte for byte the same summary.csv, or the verdict, the located η*
+    and the largest relative difference of any number in summary.csv."""
+    import csv
+    import math
+
+    if (before / "summary.csv").read_bytes() == (after / "summary.csv").read_bytes():
+        return "summary.csv byte for byte the same"
+    rows = [list(csv.DictReader((d / "summary.csv").open())) for d in (before, after)]
+    worst, where, changed = 0.0, "", 0
+    for a, b in zip(*rows):
+        for name in a.keys() & b.keys():
+            if a[name] == b[name]:
+                continue
+            changed += 1
+            try:
+                x, y = float(a[name]), float(b[name])
+            except ValueError:
+                worst, where = math.inf, f"{name} ({a[name]} → {b[name]})"
+                continue
+            rel = abs(x - y) / max(abs(x), abs(y), 1e-300)
+            if rel > worst:
+                worst, where = rel, name
+    verdicts = [json.loads((d / "run.json").read_text())["transition"] for d in (before, after)]
+    located = [f"{v['estimate']['value']:.6g}" if isinstance(v.get("estimate"), dict) else None for v in verdicts]
+    return (
+        f"summary.csv differs in {changed} of {len(rows[0]) * len(rows[0][0])} cells, at most {worst:.2g} "
+        f"relatively ({where}); verdict {verdicts[0].get('verdict')} → {verdicts[1].get('verdict')}, located η* "
+        f"{located[0]} → {located[1]}"
+    )
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--baseline", default=BASELINE)
@@ -89,7 +121,7 @@ def main():
         for i, (label, path) in enumerate(paths.items()):
             for state in ("cold", "warm"):
                 results[(label, state)] = run(path, tmp / f"cache-{i}", tmp / f"run-{i}-{state}")
-        same = len({(tmp / f"run-{i}-warm" / "summary.csv").read_bytes() for i in (0, 1)}) == 1
+        same = compare(tmp / "run-0-warm", tmp / "run-1-warm")
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tmp / "old" / "tree")])
         numpy_s = numpy_seconds(args.quick)
     print(f"W1: eos {' '.join(COMMAND)} (1.71 M member-steps); NumPy loop, projected from a subsample: {numpy_s:.0f} s")
@@ -102,7 +134,7 @@ def main():
     for name, get in rows:
         print(f"{name:<36}" + "".join(f"{get(r):>26.2f}" for r in results.values()))
     print(f"{'NumPy loop / whole command':<36}" + "".join(f"{numpy_s / r['wall']:>25.1f}×" for r in results.values()))
-    print(f"summary.csv of the two checkouts byte for byte the same: {same}")
+    print(f"the two checkouts' results: {same}")
 
 
 if __name__ == "__main__":
