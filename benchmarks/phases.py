@@ -23,7 +23,10 @@ import jax  # noqa: E402
 PHASES = {  # phase: (module, attribute) of the calls that make it
     "data and initialisation": [("eos.dynamics.engine", "_sample_seeds")],
     "engine (GD and sharpness)": [("eos.dynamics.engine", "run")],
-    "gradient-flow integration": [("eos.dynamics.flow", "peak_sharpness"), ("eos.dynamics.flow", "peak_sharpness_apart")],
+    "gradient-flow integration": [
+        ("eos.dynamics.flow", "peak_sharpness"),
+        ("eos.dynamics.flow", "peak_sharpness_apart"),
+    ],
     "verdict and intervals": [("eos.dynamics.sweep", "_locate")],
     "result files": [("eos.dynamics.resumable", "write_files")],
     "overview figure": [("eos.figures.style", "write_overview"), ("eos.cli", "write_overview")],

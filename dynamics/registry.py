@@ -117,7 +117,7 @@ def _load_file(path: Path):
 
 def source_digest(name: str) -> str:
     """sha256 of the sources behind a model name: a resumed sweep must be computed by the same code as
-    the chunks it reads. A built-in is its file (the rest of eos is the run's commit); a model file
+    the chunks it reads. A built-in is its file (eos's own dynamics/ is in the chunk fingerprint); a model file
     is that file and every module loaded from its folder or below; `package.module:make` is every
     loaded module of its top-level package. Modules count as loaded once the model is (its imports at
     module level and in make); site-packages never count."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -378,12 +379,24 @@ def member_status(tr: engine.Trajectories) -> np.ndarray:
 
 
 def fingerprint(config: SweepConfig) -> str:
-    """A digest of everything that can change a number: the config (not the device count) and the
-    model's source code."""
+    """A digest of everything that can change a number: the config (not the device count), the
+    model's source code and the code that trains and measures it (this package's dynamics/): chunks
+    of an earlier eos are never merged with this one's."""
     d = config.to_dict()
     d["engine"].pop("devices")
     d["model_source"] = source_digest(config.spec.model)
+    d["dynamics_source"] = dynamics_digest()
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+
+@functools.cache
+def dynamics_digest() -> str:
+    """sha256 of this package's dynamics/ sources (the engine, its models, sharpness, data, losses)."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 class ChunkMismatch(ValueError):
@@ -394,7 +407,7 @@ def _check_chunk(key, arrays, expected: str, lrs, seeds):
     if str(arrays["config/fingerprint"]) != expected:
         raise ChunkMismatch(
             f"chunk {key!r} on disk was computed with another configuration or another version of the "
-            f"model's source code; start a new run in another directory"
+            f"model's source code or of eos's; start a new run in another directory"
         )
     if not (np.array_equal(arrays["summary/lr"], lrs) and np.array_equal(arrays["summary/seed"], seeds)):
         raise ChunkMismatch(f"chunk {key!r} on disk holds other members than this configuration runs")

@@ -183,3 +183,19 @@ def test_a_float32_sweep_writes_its_measurements_at_float32_precision(tmp_path):
     np.testing.assert_allclose(
         back.frame["lr_over_prediction"], back.frame["lr"] / result.theory["threshold_lr"]["closed_form"]
     )
+
+
+def test_chunks_of_another_version_of_the_dynamics_code_are_refused_not_merged(tmp_path, monkeypatch):
+    """A built-in model's file may be unchanged while the engine that computed its chunks was not (a
+    new compile option changes float32 last bits): the chunk fingerprint covers dynamics/ too."""
+    from eos.dynamics import sweep
+    from eos.dynamics.sweep import ChunkMismatch
+    from eos.results.chunks import ChunkStore
+
+    cfg = SweepConfig(spec=ModelSpec(d=16, n=40, n_test=50), lrs=(0.02, 0.1, 0.3, 0.5), seeds=1, time=3.0, chunk=2)
+    run_sweep(cfg, store=ChunkStore(tmp_path / "chunks"))
+    digest = sweep.dynamics_digest()
+    assert len(digest) == 64 and digest == sweep.dynamics_digest()
+    monkeypatch.setattr(sweep, "dynamics_digest", lambda: "another version")
+    with pytest.raises(ChunkMismatch, match="another version of the model's source code"):
+        run_sweep(cfg, store=ChunkStore(tmp_path / "chunks"))
