@@ -28,8 +28,9 @@ import numpy as np
 from common import compile_seconds, device_line, peak_memory_mb
 
 from eos.dynamics import engine
-from eos.dynamics.engine import EngineConfig, pool_policy
+from eos.dynamics.engine import EngineConfig
 from eos.dynamics.models import ModelSpec, make_model, resolve_impl
+from eos.dynamics.planning import pool_policy
 from eos.dynamics.sweep import SweepConfig, run_sweep
 
 CPU_README = {  # 2-core CPU, benchmarks/README.md (wall with compile, member-steps/s)

@@ -76,7 +76,7 @@ def lipschitz_sizes(tmp: Path):
 
 
 def figures_sizes():
-    from eos.cli import figure_footprint
+    from eos.figures.runs import footprint as figure_footprint
 
     for names in (["bracket"], ["threshold"], ["robustness"]):
         yield (
