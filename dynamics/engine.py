@@ -2,7 +2,8 @@
 
 One compiled program, `jit(vmap(scan))`, advances a pool of `slots` members by blocks of
 `stride` steps, measuring each member (loss, threshold variable, sharpness) after every block;
-one device call runs every block until the first member's horizon (at most MAX_CALL_STEPS steps).
+one device call runs every block until the first member's horizon (at most MAX_CALL_STEPS steps, and
+about CALL_SECONDS of work).
 Members have their own horizons T_i (for a fixed total time, T_i = round(time/η_i)),
 so the pool is refilled as in continuous batching: members run longest first, and when
 one finishes at a block boundary the next waiting member takes its slot. A member
@@ -20,6 +21,7 @@ another's numbers.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -73,6 +75,9 @@ class Trajectories(NamedTuple):
 # float32 ulps above the loss (summation noise stays far below it); steps up to RISE_AFTER are the
 # initialisation's own relaxation.
 RISE = 1e-5
+# A device call's length at most (the blocks it runs are chosen from the blocks before): progress, and a
+# signal's safe point, come at least this often whatever a step costs (the numbers do not depend on it).
+CALL_SECONDS = 0.25
 RISE_AFTER = EARLY_STEPS  # the regime rules' "after the first EARLY_STEPS steps"
 
 
@@ -483,13 +488,17 @@ def run(
     state = _Run(prog, table, dev, plan, (lrs, seeds, horizons), initial, groups, on_group)
     measured = dev.replicate(((config.blowup * np.maximum(initial[0], 1.0)).astype(dtype), initial[3]))
     pool, done_steps, computed = state.refill(dev.empty, measured), 0, 0  # computed: masked member-steps too
-    total = int(horizons.sum())
+    total, block_s = int(horizons.sum()), None  # block_s: seconds a block took, the last call's
     while len(live := state.sched.live()):
         members = state.sched.occupant[live]
         remaining = horizons[members] - state.rec.steps_done[members]
-        steps = _block_steps(remaining, plan.stride, dev.rows)
+        most = 1 if block_s is None else max(1, min(dev.rows, int(CALL_SECONDS / max(block_s, 1e-9))))
+        steps = _block_steps(remaining, plan.stride, most)
         partly = lambda k: progress(done_steps + int(np.minimum(remaining, k).sum()), total)
+        start = time.perf_counter()
         pool, measurements = dev.advance(pool, steps, None if progress is None else partly)
+        jax.block_until_ready(measurements)
+        block_s = (time.perf_counter() - start) / len(steps)
         computed += dev.slots * sum(steps)
         advanced, finished = state.record(pool, live, members, measurements, len(steps))
         done_steps += advanced

@@ -190,11 +190,23 @@ def test_the_blocks_of_one_device_call_give_what_one_block_a_call_gives(monkeypa
     horizons = np.array([300, 41, 300, 97, 250, 7])
     config = engine.EngineConfig(stride=5, max_slots=3, max_waste=10.0)
     engine._programs.cache_clear()
+    monkeypatch.setattr(engine, "CALL_SECONDS", 1e9)  # calls bounded by the refills alone
     many = engine.run(m, lrs, np.zeros(6, int), horizons, dtype=jnp.float64, config=config)
+    calls = []
+    call = engine._Devices._call
+    monkeypatch.setattr(
+        engine._Devices, "_call", lambda self, pool, steps: calls.append(len(steps)) or call(self, pool, steps)
+    )
+    monkeypatch.setattr(engine, "CALL_SECONDS", 0.0)  # a call bounded by time: one block each
+    timed = engine.run(m, lrs, np.zeros(6, int), horizons, dtype=jnp.float64, config=config)
+    assert set(calls) == {1}
+    monkeypatch.setattr(engine, "CALL_SECONDS", 1e9)
     monkeypatch.setattr(engine, "blocks_per_call", lambda stride: 1)
     engine._programs.cache_clear()
     one = engine.run(m, lrs, np.zeros(6, int), horizons, dtype=jnp.float64, config=config)
     engine._programs.cache_clear()
+    for name in ("loss", "threshold", "sharpness", "rises"):
+        np.testing.assert_array_equal(getattr(timed, name), getattr(one, name), err_msg=name)
     assert (many.diverged_step[[2, 4]] >= 0).all() and (many.diverged_step[[0, 1, 3, 5]] == -1).all()
     for name in ("step", "loss", "threshold", "sharpness", "rises", "steps_done", "diverged_step"):
         np.testing.assert_array_equal(getattr(many, name), getattr(one, name), err_msg=name)
