@@ -360,8 +360,8 @@ class _Devices:
         return self._call(pool, [steps[0] - taken, *steps[1:]])
 
     def _call(self, pool, steps: list):
-        rows = np.zeros(self.rows, np.int32)
-        rows[: len(steps)] = steps
+        per_block = np.zeros(self.rows, np.int32)
+        per_block[: len(steps)] = steps
         params, t, div, ritz, measured = self.prog.advance(
             pool.params,
             pool.own,
@@ -373,7 +373,7 @@ class _Devices:
             pool.t,
             pool.div,
             pool.ritz,
-            rows,
+            per_block,
             np.int32(len(steps)),
         )
         return pool._replace(params=params, t=t, div=div, ritz=ritz), measured
@@ -579,10 +579,9 @@ class _Run:
         finished = live[~going]
         if len(finished):
             host_params = _to_host(pool.params)
-            last = _to_host(pool.div)
             for s in finished:
                 m = self.sched.occupant[s]
-                rec.diverged_step[m] = last[s]
+                rec.diverged_step[m] = div_h[s, count - 1]  # frozen from the block it diverged in
                 rec.final_params[m] = _gather(host_params, s)
                 self.left[self.group_of[m]] -= 1
             self.sched.release(finished)
