@@ -18,6 +18,7 @@ from eos import interrupts, report, runtime
 from eos.clock import TooLong, duration, watch
 
 # The configs load without JAX, SciPy or cvxpy: help, --version and bad input answer at once.
+from eos.dynamics import flow_apart
 from eos.dynamics.config import EngineConfig, ModelSpec, SweepConfig
 from eos.figures import NAMES as FIGURE_NAMES
 from eos.options import BadInput, bad_input, check_hours, config_options, from_options, integers, parse_range
@@ -90,21 +91,22 @@ def sweep(
         else:  # the cheap checks first: a bad --lr answers before JAX loads
             spec = from_options(ModelSpec, options)
             lrs = None if lr is None else tuple(parse_range(lr, "--lr", log, 64, unit=lambda: predicted(spec)))
-    with bad_input():
-        lead = runtime.start(distributed)
-        if resume is not None:
-            config, out = _resumed(ctx, resume, options), resume
-        else:
             config = from_options(SweepConfig, options, spec=spec, lrs=lrs, engine=from_options(EngineConfig, options))
-            out = _new_sweep_dir(config, out, distributed, lead)
-    runtime.import_beside("scipy.stats", "eos.figures.overview")
-    result = _run_sweep(out, config, max_hours, resume is None, lead)
+    # the gradient flow's process starts first: it loads JAX beside this process's start-up (flow_apart)
+    with flow_apart.started(None if resume is not None or distributed else config) as flow_process:
+        with bad_input():
+            lead = runtime.start(distributed)
+            if resume is not None:
+                config, out = _resumed(ctx, resume, options), resume
+            else:
+                out = _new_sweep_dir(config, out, distributed, lead)
+        imports = runtime.import_beside("scipy.stats", "eos.figures.overview")
+        result = _run_sweep(out, config, max_hours, resume is None, lead, imports, flow_process)
     if result is not None:
         resumed = f"; {result.meta['resumed_chunks']} chunks read from the interrupted run" if resume else ""
         files = ["summary.csv", "columns.csv", "trajectories.npz", "run.json"]
-        _finish(
-            result, out, "overview", report.sweep(result), files, f" in {result.meta['wall_time_s']:.1f} s{resumed}"
-        )
+        took = f" in {result.meta['wall_time_s']:.1f} s{resumed}"
+        _finish(result, out, "overview", report.sweep(result), files, took)
 
 
 def _resumed(ctx: typer.Context, resume: Path, options: dict) -> SweepConfig:
@@ -156,7 +158,7 @@ def _begin(begin, out: Path, config) -> None:
         raise ValueError(f"--out {str(out)!r}: {e.strerror or e}") from None
 
 
-def _run_sweep(out: Path, config: SweepConfig, max_hours: float, new: bool, lead: bool):
+def _run_sweep(out: Path, config: SweepConfig, max_hours: float, new: bool, lead: bool, busy=None, flow_process=None):
     """Run the sweep kept in `out`; every way it can stop short said in one line, finished chunks kept."""
     from eos.dynamics import resumable
     from eos.dynamics.engine import NonFiniteStart
@@ -166,8 +168,8 @@ def _run_sweep(out: Path, config: SweepConfig, max_hours: float, new: bool, lead
     finish = f"eos sweep --resume {shlex.quote(str(out))}"
     interrupts.say(lambda word: f"{word}: {resumable.kept_text(out)} kept in {out}/chunks; finish with: {finish}")
     try:
-        with watch("sweep", max_hours, _note) as progress:
-            result, discarded = resumable.run_in(out, config, progress=progress, lead=lead)
+        with watch("sweep", max_hours, _note, busy) as progress:
+            result, discarded = resumable.run_in(out, config, progress=progress, lead=lead, flow_process=flow_process)
     except (InUse, ChunkMismatch, NonFiniteStart, TooLong) as e:  # found once running: bad input all the same
         kept = resumable.kept_chunks(out)
         if new and not kept and not isinstance(e, InUse | ChunkMismatch):  # nothing finished: nothing left behind
@@ -256,12 +258,11 @@ def map_(
             check_fits(sweep_config)
         if resume is None:
             _begin(verdict_map.begin, out, config)
-    runtime.import_beside("scipy.stats", "eos.figures.verdict_map")
-    result = _run_map(out, config, max_hours)
+    result = _run_map(out, config, max_hours, runtime.import_beside("scipy.stats", "eos.figures.verdict_map"))
     _finish(result, out, "verdict_map", report.verdict_map(result), ["map.csv", "run.json", "cells/"], name="map.png")
 
 
-def _run_map(out: Path, config, max_hours: float):
+def _run_map(out: Path, config, max_hours: float, busy=None):
     """Run (or finish) the map kept in `out`, a line per finished cell on stderr."""
     from eos.dynamics import resumable, verdict_map
     from eos.dynamics.registry import predicted_lr
@@ -272,7 +273,7 @@ def _run_map(out: Path, config, max_hours: float):
     started = time.perf_counter()
 
     def run_cell(directory: Path, sweep_config):
-        with bad_input(), watch(f"map {directory.name}", max_hours, _note) as progress:
+        with bad_input(), watch(f"map {directory.name}", max_hours, _note, busy) as progress:
             return resumable.finish(directory, sweep_config, progress)
 
     def on_cell(i, total, values, row):

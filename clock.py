@@ -199,8 +199,24 @@ def progress_bar(label: str):
 
 
 @contextmanager
-def watch(label: str, max_hours: float = math.inf, say: Callable[[str], None] = lambda text: None):
+def watch(
+    label: str,
+    max_hours: float = math.inf,
+    say: Callable[[str], None] = lambda text: None,
+    busy: Callable[[], None] | None = None,
+):
     """The progress callback a library takes: a bar labelled `label`, and the limit `max_hours`
-    (TooLong once the projection exceeds it)."""
+    (TooLong once the projection exceeds it). `busy()`, if given, is called at each report of a
+    foreground stage with work done: from the first on, the engine has compiled and its devices run."""
     with progress_bar(label) as update:
-        yield time_limit(update, max_hours, say)
+        report = time_limit(update, max_hours, say)
+        if busy is None:
+            yield report
+            return
+
+        def reported(stage, done, total, units=None, background=False):
+            if not background and _vector(done)[-1] > 0:
+                busy()
+            return report(stage, done, total, units, background)
+
+        yield reported

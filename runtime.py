@@ -92,11 +92,13 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def import_beside(*modules: str) -> None:
-    """Import `modules` on a thread of their own, so that what a command needs only at its end (the
-    picture's matplotlib and seaborn, 0.8 s; the bootstrap's scipy.stats, 0.2 s) loads while its
-    engine runs and waits on the devices. An import that fails here fails again where the command
-    needs it, with its own message."""
+def import_beside(*modules: str):
+    """A callable that imports `modules` on a thread of its own (once, whenever it is called first), so
+    that what a command needs only at its end (the picture's matplotlib and seaborn, 0.8 s; the
+    bootstrap's scipy.stats, 0.5 s) loads while its engine runs and waits on the devices. Call it once
+    the devices are busy, not before: an import holds the interpreter's lock, and beside the engine's
+    tracing (pure Python) it made that tracing 0.6 s slower on W1. An import that fails here fails again
+    where the command needs it, with its own message."""
     import importlib
     import threading
 
@@ -107,4 +109,13 @@ def import_beside(*modules: str) -> None:
             except Exception:  # noqa: BLE001, S112  (said where the module is used)
                 continue
 
-    threading.Thread(target=load, name="eos-imports", daemon=True).start()
+    started = threading.Event()
+    lock = threading.Lock()
+
+    def start() -> None:
+        with lock:
+            if not started.is_set():
+                started.set()
+                threading.Thread(target=load, name="eos-imports", daemon=True).start()
+
+    return start

@@ -99,12 +99,14 @@ def _cpu():
 
 def _peak_sharpness(model, seeds, total_time: float, progress=None) -> list[dict]:
     out, programs = [], None
+    # compiled as the engine compiles them: the same numbers, and one program instead of an eager op each
+    sample, init = jax.jit(model.sample), jax.jit(model.init)
     for i, seed in enumerate(seeds):
         if progress is not None:
             progress(i, len(seeds))
         data_key, init_key = seed_keys(seed)
-        train, _ = model.sample(data_key)
-        params = model.init(init_key, train)
+        train, _ = sample(data_key)
+        params = init(init_key, train)
         with jax.enable_x64(True):
             train, params = _as64(train), _as64(params)
             flat0, unravel = ravel_pytree(params)
@@ -181,85 +183,3 @@ def _integrate(programs, flat0, train, total_time, dense, report=None) -> dict:
         return {"peak": float("nan"), "time": float("nan"), "steps": len(solution.t), "failed": "no finite sharpness"}
     i = int(np.nanargmax(lam))
     return {"peak": float(lam[i]), "time": float(times[i]), "steps": int(len(solution.t)), "method": method}
-
-
-# A sweep at least this long (member-steps) integrates the flow in a process of its own: beside the
-# engine, in-process, each of the flow's ~5,000 small device calls waits for XLA's threads, which
-# the engine keeps busy (measured on W1, 2 cores: the flow took 5.8 s beside the engine in-process,
-# 1.5 s in its own process, with the engine as fast as alone). Shorter sweeps keep it in-process: a
-# process costs about a second of start-up.
-APART_MIN_STEPS = 200_000
-
-
-def peak_sharpness_apart(spec: dict, x64: bool, seeds, total_time: float, progress=None):
-    """peak_sharpness in a child process pinned to one core (the last this process may use): the
-    same numbers. `spec` is the model's ModelSpec as a dict; an exception raised by `progress`
-    stops the child. None where the child could not run (eos not importable by a fresh
-    interpreter, a crash): the caller integrates in-process instead.
-
-    The child has a session of its own, so a Ctrl-C at the terminal reaches this process alone
-    (which stops the child), and it ends by itself at its next report once this process is gone."""
-    import json
-    import os
-    import subprocess
-    import sys
-
-    env = dict(os.environ, JAX_PLATFORMS="cpu")  # the flow runs on a CPU (see peak_sharpness)
-    seeds = [int(s) for s in seeds]
-    task = {"spec": spec, "x64": x64, "seeds": seeds, "time": float(total_time), "parent": os.getpid()}
-    proc = None
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "eos.dynamics.flow"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            text=True,
-            start_new_session=True,
-        )
-        proc.stdin.write(json.dumps(task))
-        proc.stdin.close()
-        result = None
-        for line in proc.stdout:
-            kind, _, rest = line.partition(" ")
-            if kind == "progress" and progress is not None:
-                progress(*map(float, rest.split()))
-            elif kind == "result":
-                result = json.loads(rest)
-        return result if proc.wait() == 0 else None
-    except OSError:  # no interpreter to start, or a pipe broken by a crash
-        return None
-    finally:
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-def _child() -> None:
-    """The child of peak_sharpness_apart: the task from stdin, progress and the result on stdout."""
-    import json
-    import os
-    import sys
-
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})  # before JAX starts its threads
-    task = json.loads(sys.stdin.read())
-    from eos import runtime
-    from eos.dynamics.config import ModelSpec
-    from eos.dynamics.registry import make_model
-
-    def report(done, total):
-        if os.getppid() != task["parent"]:  # orphaned: nobody reads the answer
-            raise SystemExit(1)
-        print(f"progress {done} {total}", flush=True)
-
-    runtime.use_compilation_cache()
-    with jax.enable_x64(task["x64"]):
-        model = make_model(ModelSpec(**task["spec"]), jnp.float64 if task["x64"] else jnp.float32)
-        result = peak_sharpness(model, task["seeds"], task["time"], report)
-    print("result " + json.dumps(result), flush=True)
-
-
-if __name__ == "__main__":
-    _child()

@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 
 from .config import LOSS_NAMES
@@ -54,6 +55,33 @@ def get_loss(name: str) -> Loss:
         raise ValueError(f"unknown loss {name!r} (choose from {', '.join(LOSSES)})") from None
 
 
+@jax.custom_jvp
 def logistic(margin):
-    """Logistic loss log(1 + e^{−m}) of a margin m = y f(x), stable for every m."""
-    return jnp.logaddexp(0.0, -margin)
+    """Logistic loss log(1 + e^{−m}) = max(−m, 0) + log1p(e^{−|m|}) of a margin m = y f(x), stable for
+    every m (the value jnp.logaddexp(0, −m) computes).
+
+    Its derivative −σ(−m) reuses the value's one exponential e^{−|m|} (autodiff through logaddexp
+    computed two more: a relu step evaluates both on all n samples, and this is 10 % of the step)."""
+    return jnp.maximum(-margin, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(margin)))
+
+
+@logistic.defjvp
+def _logistic_jvp(primals, tangents):
+    (m,), (dm,) = primals, tangents
+    e = jnp.exp(-jnp.abs(m))
+    return jnp.maximum(-m, 0.0) + jnp.log1p(e), -_sigmoid_of_minus(m, e) * dm
+
+
+@jax.custom_jvp
+def _sigmoid_of_minus(m, e):
+    """σ(−m) = 1 / (1 + e^m), from e = e^{−|m|}: e / (1 + e) for m ≥ 0, 1 / (1 + e) below."""
+    return jnp.where(m >= 0, e, 1.0) / (1.0 + e)
+
+
+@_sigmoid_of_minus.defjvp
+def _sigmoid_of_minus_jvp(primals, tangents):
+    # e is a function of m: the whole change is m's, dσ(−m)/dm = −σ(−m) σ(m) (at m = 0 too, where
+    # autodiff of |m| would give 0), so Hessians and Hessian-vector products stay exact
+    (m, e), (dm, _) = primals, tangents
+    s, s_plus = _sigmoid_of_minus(m, e), jnp.where(m >= 0, 1.0, e) / (1.0 + e)  # σ(−m), σ(m) (not 1 − σ(−m))
+    return s, -s * s_plus * dm

@@ -69,18 +69,18 @@ def kept_chunks(directory) -> int:
 
 
 def run_in(
-    directory, config: SweepConfig, progress: Callable | None = None, lead: bool = True
+    directory, config: SweepConfig, progress: Callable | None = None, lead: bool = True, flow_process=None
 ) -> tuple[SweepResult, list[str]]:
     """Run (or finish) the sweep kept in `directory` (see `begin`): chunks already there are read,
     the others computed and kept as they finish; then the result files are written (by the lead
     process of a multi-host run only). Returns the result and the chunks found unreadable on disk
-    (set aside and computed again)."""
+    (set aside and computed again). `flow_process`: as run_sweep takes it."""
     directory = Path(directory)
     with exclusive(directory) if lead else contextlib.nullcontext():
         if lead:
             _remove_partials(directory)
         store = ChunkStore(directory / "chunks", writable=lead)
-        result = run_sweep(config, progress=progress, store=store)
+        result = run_sweep(config, progress=progress, store=store, flow_process=flow_process)
         if lead:
             write_files(result, directory)
             shutil.rmtree(directory / "chunks", ignore_errors=True)

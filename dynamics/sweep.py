@@ -13,7 +13,6 @@ While a sweep runs (and after an interruption) the directory holds instead
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import hashlib
 import json
@@ -34,7 +33,7 @@ from eos.results.chunks import ChunkStore
 from eos.results.files import read_csv, read_json, replace_whole, write_atomically, write_csv, write_json, write_npz
 from eos.results.provenance import provenance
 
-from . import columns, engine, flow, planning, regime, transition
+from . import columns, engine, flow, flow_apart, planning, regime, transition
 from .config import DEFAULT_GRID, INT32_MAX, SweepConfig, default_lrs, flow_time  # noqa: F401
 from .registry import make_model, params_read, predicted_lr, source_digest  # noqa: F401
 
@@ -142,9 +141,14 @@ TRAJECTORY_FIELDS = ("step", "loss", "threshold", "sharpness", "trace", "rises")
 
 
 def run_sweep(
-    config: SweepConfig, progress: Callable[[str, int, int], None] | None = None, store: ChunkStore | None = None
+    config: SweepConfig,
+    progress: Callable[[str, int, int], None] | None = None,
+    store: ChunkStore | None = None,
+    flow_process: flow_apart.Apart | None = None,
 ) -> SweepResult:
     """Run the grid, then `refine` rounds inside the η* brackets; predictions and measurements apart.
+    `flow_process`: the gradient flow's process, already started for this sweep
+    (flow_apart.Apart.for_sweep(config)), e.g. by a command before it loaded JAX.
 
     Members are run in chunks of `config.chunk`; with a `store`, each finished chunk is kept
     there and chunks already in it are read instead of recomputed (resuming a run). A member's
@@ -157,7 +161,7 @@ def run_sweep(
         run = _ChunkRunner(model, config, _plan(model, config, dtype), store, progress)
         seeds = np.arange(config.seeds)
         predicted = model.theory.threshold_lr
-        beside = _Beside(lambda report: _flow(model, config, seeds, report), config.x64)
+        beside = _Beside(lambda report: _flow(model, config, seeds, report, flow_process), config.x64)
         with beside.cancelled_on_error():
             if config.flow:
                 beside.start(_stage(progress, "gradient flow", ("seeds",), background=True))
@@ -210,14 +214,20 @@ def _stage(progress, name: str, units: tuple, background: bool = False):
     return lambda done, total: progress(name, done, total, units, background=background)
 
 
-def _flow(model, config: SweepConfig, seeds, report) -> list[dict]:
-    """The gradient-flow predictions per seed: in a process of its own for a long sweep (see
-    flow.APART_MIN_STEPS), in this one otherwise or where that process cannot run."""
-    if int(config.horizons(config.lrs).sum()) * len(seeds) >= flow.APART_MIN_STEPS:
-        spec = dataclasses.asdict(config.spec)
-        apart = flow.peak_sharpness_apart(spec, config.x64, seeds, flow_time(config), report)
-        if apart is not None:
-            return apart
+def _flow(model, config: SweepConfig, seeds, report, apart: flow_apart.Apart | None = None) -> list[dict]:
+    """The gradient-flow predictions per seed: from `apart` (a process already started for this
+    sweep), else in a process of its own for a long sweep (flow_apart.wanted), else in this one (also
+    where that process cannot run)."""
+    if apart is not None and apart.task != flow_apart.task(config):  # started for another sweep: not ours
+        apart.stop()
+        apart = None
+    if apart is None and flow_apart.wanted(config):
+        apart = flow_apart.Apart.for_sweep(config)
+    if apart is not None:
+        with apart:
+            got = apart.result(report)
+        if got is not None:
+            return got
     return flow.peak_sharpness(model, seeds, flow_time(config), report)
 
 

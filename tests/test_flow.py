@@ -7,7 +7,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import pytest
 
-from eos.dynamics import flow, sweep
+from eos.dynamics import flow, flow_apart, sweep
 from eos.dynamics.config import ModelSpec, SweepConfig
 from eos.dynamics.registry import make_model
 
@@ -35,7 +35,9 @@ def _children() -> list[int]:
 @pytest.mark.skipif(not _child_can_import_eos(), reason="eos is not installed: a fresh interpreter cannot import it")
 def test_the_flow_in_a_process_of_its_own_gives_the_numbers_of_this_one():
     reports = []
-    apart = flow.peak_sharpness_apart(dataclasses.asdict(SPEC), False, [0, 1], 10.0, lambda d, t: reports.append(d))
+    apart = flow_apart.peak_sharpness_apart(
+        dataclasses.asdict(SPEC), False, [0, 1], 10.0, lambda d, t: reports.append(d)
+    )
     here = flow.peak_sharpness(make_model(SPEC, jnp.float32), [0, 1], 10.0)
     assert apart == here  # floats through JSON exactly: the same integration, bit for bit
     assert reports and reports[-1] == 2
@@ -43,8 +45,8 @@ def test_the_flow_in_a_process_of_its_own_gives_the_numbers_of_this_one():
 
 def test_a_flow_process_that_cannot_start_leaves_the_flow_to_this_one(monkeypatch):
     monkeypatch.setattr(sys, "executable", "/nonexistent/python")
-    assert flow.peak_sharpness_apart(dataclasses.asdict(SPEC), False, [0], 10.0) is None
-    monkeypatch.setattr(flow, "APART_MIN_STEPS", 0)
+    assert flow_apart.peak_sharpness_apart(dataclasses.asdict(SPEC), False, [0], 10.0) is None
+    monkeypatch.setattr(flow_apart, "APART_MIN_STEPS", 0)
     config = SweepConfig(spec=SPEC, lrs=(0.01, 0.02), seeds=1)
     got = sweep._flow(make_model(SPEC, jnp.float32), config, [0], None)
     assert got == flow.peak_sharpness(make_model(SPEC, jnp.float32), [0], sweep.flow_time(config))
@@ -59,5 +61,48 @@ def test_a_stopped_sweep_leaves_no_flow_process_behind():
         raise Stop
 
     with pytest.raises(Stop):
-        flow.peak_sharpness_apart(dataclasses.asdict(ModelSpec()), False, [0, 1, 2], 10.0, progress)
+        flow_apart.peak_sharpness_apart(dataclasses.asdict(ModelSpec()), False, [0, 1, 2], 10.0, progress)
     assert not _children()
+
+
+def test_the_flow_process_can_start_before_jax_loads():
+    # the command starts it first thing, so that its start-up overlaps this process's (flow_apart)
+    code = "import sys, eos.dynamics.flow_apart; assert 'jax' not in sys.modules, 'flow_apart loaded jax'"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _child_can_import_eos(), reason="eos is not installed: a fresh interpreter cannot import it")
+def test_a_sweep_given_its_started_flow_process_gives_the_flows_it_computes_itself():
+    config = SweepConfig(spec=SPEC, lrs=(0.01, 0.02), seeds=2)
+    model = make_model(SPEC, jnp.float32)
+    here = flow.peak_sharpness(model, [0, 1], sweep.flow_time(config))
+    with flow_apart.Apart.for_sweep(config) as started:
+        assert sweep._flow(model, config, [0, 1], None, started) == here
+    other = SweepConfig(spec=SPEC, lrs=(0.01, 0.03), seeds=2)  # another sweep's time: its process is not used
+    with flow_apart.Apart.for_sweep(other) as wrong:
+        assert sweep._flow(model, config, [0, 1], None, wrong) == here
+        assert wrong.proc.poll() is not None  # stopped, not left running
+
+
+@pytest.mark.skipif(not (_child_can_import_eos() and os.path.isdir("/proc")), reason="needs eos installed and /proc")
+def test_a_sweep_refused_after_its_flow_process_started_leaves_none_behind(tmp_path):
+    marker = f"eos-test-{os.getpid()}-{tmp_path.name}"
+    taken = tmp_path / "taken"
+    taken.write_text("a file where the run's directory would go")
+    env = dict(os.environ, EOS_TEST_MARKER=marker)
+    # long enough for a process of its own, refused only once it runs (--out is checked after JAX starts)
+    done = subprocess.run(
+        [sys.executable, "-m", "eos", "sweep", "--lr", "0.0001:0.012:128", "--out", str(taken)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 2 and "is a file" in done.stderr
+    left = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "environ").read_bytes():
+                left.append(int(entry.name))
+        except OSError:
+            continue
+    assert left == []
