@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from . import executables
 from .config import POOLS, EngineConfig  # noqa: F401  (the engine's configuration, kept importable here)
 from .model import Model
 from .planning import MAX_CALL_STEPS, Plan, member_devices
@@ -217,6 +218,8 @@ class _Programs(NamedTuple):
     load: Callable
     observables: Callable
     dead: Callable
+    blocks: Callable  # advance before jit (member_blocks over the pool), for executables.traced_once
+    options: dict  # the compiler options of advance, load, observables and dead
 
 
 # XLA's CPU backend hands large enough reductions to YNNPACK, which sums in another order than its
@@ -246,15 +249,20 @@ def _programs(
 ) -> _Programs:
     """The compiled programs of one (model, stride, data layout, platform), kept so that repeated
     runs (a sweep's chunks and rounds) compile once per shape instead of once per call."""
-    block = member_blocks(model, lanczos_steps, stride, indexed, blowup)
-    jit = functools.partial(jax.jit, compiler_options=compile_options(platform))
+    blocks = jax.vmap(
+        member_blocks(model, lanczos_steps, stride, indexed, blowup), in_axes=(0, 0, None) + (0,) * 7 + (None, None)
+    )
+    options = compile_options(platform)
+    jit = functools.partial(jax.jit, compiler_options=options)
     return _Programs(
         jax.jit(model.sample),  # one seed at a time, the same shape in every run: as any other jit samples it
         jax.jit(model.init),
-        jit(jax.vmap(block, in_axes=(0, 0, None) + (0,) * 7 + (None, None))),
+        jit(blocks),
         jit(_load, donate_argnums=0),
         jit(jax.vmap(model.observables, in_axes=(0, None))),
         jit(jax.vmap(model.dead, in_axes=(0, None))),
+        blocks,
+        options,
     )
 
 
@@ -306,8 +314,9 @@ class _Devices:
     """The pool on the devices: its slots sharded over the member axis, the per-seed tables
     replicated; `load` puts members into slots, `advance` runs every slot one block."""
 
-    def __init__(self, prog: _Programs, seeds: _Seeds, plan: Plan, devices, dtype):
-        self.prog, self.indexed, self.dtype = prog, plan.indexed, dtype
+    def __init__(self, prog: _Programs, seeds: _Seeds, plan: Plan, devices, dtype, name: str | None = None):
+        self.prog, self.indexed, self.dtype, self.devices = prog, plan.indexed, dtype, list(devices)
+        self.name, self.stepper = name, None  # stepper: prog.advance, traced in an earlier process if kept there
         self.rows = blocks_per_call(plan.stride)
         mesh = jax.sharding.Mesh(np.array(devices), ("members",))
         self.split = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("members"))
@@ -364,7 +373,7 @@ class _Devices:
     def _call(self, pool, steps: list):
         per_block = np.zeros(self.rows, np.int32)
         per_block[: len(steps)] = steps
-        params, t, div, ritz, measured = self.prog.advance(
+        args = (
             pool.params,
             pool.own,
             self.train_table if self.indexed else (),
@@ -378,6 +387,10 @@ class _Devices:
             per_block,
             np.int32(len(steps)),
         )
+        if self.stepper is None:  # the same program, bit for bit; with a name, its trace kept on disk
+            kept = executables.traced_once(self.prog.blocks, args, self.name, self.prog.options)
+            self.stepper = kept or self.prog.advance
+        params, t, div, ritz, measured = self.stepper(*args)
         return pool._replace(params=params, t=t, div=div, ritz=ritz), measured
 
 
@@ -462,6 +475,7 @@ def run(
     progress: Callable[[int, int], None] | None = None,
     groups: list | None = None,
     on_group: Callable[[int, Trajectories], None] | None = None,
+    code: str | None = None,
 ) -> Trajectories:
     """Run gradient descent for members (lrs[i], seeds[i]) for horizons[i] steps each.
 
@@ -475,6 +489,10 @@ def run(
     `plan` (default: plan(model, horizons, config)) fixes the stride and the members per device.
     Given the plan, a member's numbers do not depend on the device count, on which members
     share a run, or on their order (members never interact).
+
+    `code`: a name for the model's code that changes whenever what it traces could (a sweep gives
+    its spec and the digest of the dynamics sources). With it, the compiled step program is kept on
+    disk (executables) and a later process runs it without tracing it again.
     """
     lrs = np.asarray(lrs, dtype=np.float64)
     horizons = np.asarray(horizons, dtype=np.int64)
@@ -483,7 +501,8 @@ def run(
     devices = member_devices(config.devices)
     prog = _programs(model, config.lanczos_steps, plan.stride, plan.indexed, config.blowup, devices[0].platform)
     table = _sample_seeds(prog, seeds)
-    dev = _Devices(prog, table, plan, devices, dtype)
+    name = None if code is None else f"engine.member_blocks {code} {config.lanczos_steps} {plan} {config.blowup}"
+    dev = _Devices(prog, table, plan, devices, dtype, name)
     initial = _measure_initial(dev, table)
     _check_start(model, initial[0], table.values, dtype)
     groups = [np.arange(len(lrs))] if groups is None else [np.asarray(g, np.int64) for g in groups]
@@ -496,9 +515,19 @@ def run(
         remaining = horizons[members] - state.rec.steps_done[members]
         most = 1 if block_s is None else max(1, min(dev.rows, int(CALL_SECONDS / max(block_s, 1e-9))))
         steps = _block_steps(remaining, plan.stride, most)
-        partly = lambda k: progress(done_steps + int(np.minimum(remaining, k).sum()), total)
+
+        def partly(k, remaining=remaining, done_steps=done_steps):
+            state.hand_over()
+            progress(done_steps + int(np.minimum(remaining, k).sum()), total)
+
         start = time.perf_counter()
         pool, measurements = dev.advance(pool, steps, None if progress is None else partly)
+        # while the devices run: the groups the last call completed (their final measurements queue
+        # behind this call; their hand-over writes files), then the progress report, a signal's safe
+        # point, at which every group a finished call completed has been handed over
+        state.hand_over()
+        if progress is not None:
+            progress(done_steps, total)
         jax.block_until_ready(measurements)
         block_s = (time.perf_counter() - start) / len(steps)
         computed += dev.slots * sum(steps)
@@ -506,8 +535,9 @@ def run(
         done_steps += advanced
         if len(finished):
             pool = state.refill(pool, measured)
-        if progress is not None:
-            progress(done_steps, total)
+    state.hand_over()
+    if progress is not None:
+        progress(done_steps, total)
     return state.subset(np.arange(len(lrs)))._replace(computed_steps=computed, slots=dev.slots)
 
 
@@ -549,8 +579,10 @@ class _Run:
             self.group_of[rows] = g
         self.left = np.array([len(rows) for rows in groups])
         # the most members of one seed in one group: the rows of the final measurements' one program
-        self.widest = max(int(np.unique(table.index[rows], return_counts=True)[1].max(initial=1)) for rows in groups)
+        widest = max(int(np.unique(table.index[rows], return_counts=True)[1].max(initial=1)) for rows in groups)
+        self.widest = -(-widest // len(dev.devices)) * len(dev.devices)  # split evenly over the devices
         self.rec = _Records(self.horizons, plan.stride, table.index, initial)
+        self.complete: list = []  # groups whose members have all finished, not yet handed over
         self.sched = _Scheduler(self.horizons, dev.slots)
 
     def refill(self, pool, measured):
@@ -566,10 +598,11 @@ class _Run:
         return self.dev.load(pool, mask, idx, lr, hor, measured)
 
     def record(self, pool, live, members, measurements, count: int) -> tuple[int, np.ndarray]:
-        """Write the measurements of one call's `count` blocks; release (and hand over) the members
-        they finished. A member that finishes (its horizon, or diverged) in one block is not recorded
-        in the call's later ones: its state is frozen from there, so the pool's state after the call
-        is its final state. Returns the member-steps advanced and the slots freed."""
+        """Write the measurements of one call's `count` blocks; release the members they finished
+        (the groups they complete wait for hand_over). A member that finishes (its horizon, or
+        diverged) in one block is not recorded in the call's later ones: its state is frozen from
+        there, so the pool's state after the call is its final state. Returns the member-steps
+        advanced and the slots freed."""
         t_h, div_h, loss_h, (thr_h, rise_h), lam_h = _to_host(measurements)
         thr_h, trace_h = thr_h
         rec, going, advanced = self.rec, np.ones(len(live), bool), 0
@@ -587,16 +620,17 @@ class _Run:
                 rec.final_params[m] = _gather(host_params, s)
                 self.left[self.group_of[m]] -= 1
             self.sched.release(finished)
-            self.hand_over(members[~going])
+            self.complete += [g for g in np.unique(self.group_of[members[~going]]) if self.left[g] == 0]
         return advanced, finished
 
-    def hand_over(self, members) -> None:
-        """Final measurements of the groups these members complete, then hand the groups over."""
-        for g in [g for g in np.unique(self.group_of[members]) if self.left[g] == 0]:
+    def hand_over(self) -> None:
+        """Final measurements of the groups completed so far (record), then hand them over."""
+        complete, self.complete = self.complete, []
+        for g in complete:
             rows, rec = self.groups[g], self.rec
             params = _stack([rec.final_params[m] for m in rows])
             obs, rec.dead[rows] = _final_measurements(
-                self.prog, params, self.table.train, self.table.test, self.table.index[rows], self.widest
+                self.prog, params, self.table, self.table.index[rows], self.widest, self.dev.split
             )
             for name, value in obs.items():
                 rec.observables.setdefault(name, np.full(len(self.lrs), np.nan))[rows] = value
@@ -628,16 +662,21 @@ class _Run:
         )
 
 
-def _final_measurements(prog: _Programs, params, train, test, seed_index, width: int):
+def _final_measurements(prog: _Programs, params, table: _Seeds, seed_index, width: int, split):
     """Observables on the test data and the dead flag, one seed at a time (data not copied per
-    member), in batches padded to `width` rows so that one program serves every call."""
+    member), in batches padded to `width` rows so that one program serves every call, the rows split
+    over the devices as the pool's slots are (`split`; on W1 this took 0.42 s on one device). Every
+    seed's programs are dispatched before any result is read."""
     n = len(seed_index)
     observables: dict[str, np.ndarray] = {}
     dead = np.zeros(n, bool)
+    pending = []
     for s in np.unique(seed_index):
         rows = np.flatnonzero(seed_index == s)
-        p = _gather(params, np.resize(rows, width))
-        for name, value in prog.observables(p, _gather(test, s)).items():
-            observables.setdefault(name, np.full(n, np.nan))[rows] = np.asarray(value)[: len(rows)]
-        dead[rows] = np.asarray(prog.dead(p, _gather(train, s)))[: len(rows)]
+        p = _to_devices(_gather(params, np.resize(rows, width)), split)
+        pending.append((rows, prog.observables(p, _gather(table.test, s)), prog.dead(p, _gather(table.train, s))))
+    for rows, measured, flags in pending:
+        for name, value in _to_host(measured).items():
+            observables.setdefault(name, np.full(n, np.nan))[rows] = value[: len(rows)]
+        dead[rows] = _to_host(flags)[: len(rows)]
     return observables, dead

@@ -13,6 +13,7 @@ While a sweep runs (and after an interruption) the directory holds instead
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import json
@@ -280,6 +281,7 @@ class _ChunkRunner:
         self.store, self.progress = store, progress
         self.dtype = jnp.float64 if config.x64 else jnp.float32
         self.fingerprint = fingerprint(config)
+        self.code = program_code(config)
         key = jax.random.key(0)
         train = jax.eval_shape(lambda k: model.sample(k)[0], key)
         self.params_def = jax.tree_util.tree_structure(jax.eval_shape(model.init, key, train))
@@ -335,6 +337,7 @@ class _ChunkRunner:
                 progress=report,
                 groups=groups,
                 on_group=keep,
+                code=self.code,
             )
             stats = {"useful_steps": tr.useful_steps, "computed_steps": tr.computed_steps, "slots": tr.slots}
         whole = _concat_parts([parts[c] for c in range(len(chunks))])
@@ -397,6 +400,15 @@ def fingerprint(config: SweepConfig) -> str:
     d["model_source"] = source_digest(config.spec.model)
     d["dynamics_source"] = dynamics_digest()
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+
+def program_code(config: SweepConfig) -> str | None:
+    """What the engine's compiled programs for this sweep's model depend on besides their arguments'
+    shapes (engine.run's `code`): the model's spec, the precision and this package's dynamics/ sources.
+    None for a researcher's own model, whose file may import code that no digest here would see."""
+    if ":" in config.spec.model:
+        return None
+    return json.dumps({"spec": dataclasses.asdict(config.spec), "x64": config.x64, "dynamics": dynamics_digest()})
 
 
 @functools.cache
