@@ -1,15 +1,16 @@
 """W1 as a whole command, against a NumPy loop and against an earlier commit, phase by phase, in one run.
 
-    python benchmarks/w1_command.py [--baseline COMMIT] [--quick]
+    python benchmarks/w1_command.py [--baseline COMMIT] [--quick] [--warm N]
 
 W1 is `eos sweep --lr 0.0001:0.012:128` (the paper's network, d = 200, n = 300, 128 step sizes × 3
 seeds, T = round(10/η): 1.71 M member-steps), run as a user runs it: a fresh process, start-up,
 compile, engine, gradient-flow integration, verdict, files and figure included. Each checkout runs
-it twice, with an empty compilation cache (cold) and then with the one the first run filled (warm).
-The earlier commit runs from a `git worktree` of it, put first on PYTHONPATH. The NumPy loop
-(w1_relu.numpy_relu, plain GD with a finite-difference sharpness every 99 steps) runs a subsample
-of the members, capped at 3000 steps each, and is projected to all of them. The two checkouts'
-summary.csv must be byte for byte the same.
+it with an empty compilation cache (cold), then N times (3) with the one the first run filled (warm;
+the table shows the median run, and every warm run's time is printed). The earlier commit runs
+from a `git worktree` of it, put first on PYTHONPATH. The NumPy loop (w1_relu.numpy_relu, plain GD
+with a finite-difference sharpness every 99 steps) runs a subsample of the members, capped at 3000
+steps each, and is projected to all of them. How the two checkouts' summary.csv differ is printed
+(compare).
 """
 
 from __future__ import annotations
@@ -112,28 +113,34 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--baseline", default=BASELINE)
     parser.add_argument("--quick", action="store_true", help="a smaller NumPy subsample")
+    parser.add_argument("--warm", type=int, default=3, help="warm runs per checkout (the table shows the median)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "old").mkdir()
         paths = {f"before ({args.baseline})": str(checkout(args.baseline, tmp / "old")), "after (this checkout)": None}
-        results = {}
+        results, spread = {}, {}
         for i, (label, path) in enumerate(paths.items()):
-            for state in ("cold", "warm"):
-                results[(label, state)] = run(path, tmp / f"cache-{i}", tmp / f"run-{i}-{state}")
-        same = compare(tmp / "run-0-warm", tmp / "run-1-warm")
+            results[(label, "cold")] = run(path, tmp / f"cache-{i}", tmp / f"run-{i}-cold")
+            warm = [run(path, tmp / f"cache-{i}", tmp / f"run-{i}-warm{k}") for k in range(args.warm)]
+            results[(label, "warm")] = sorted(warm, key=lambda r: r["wall"])[len(warm) // 2]  # the median run
+            spread[label] = [r["wall"] for r in warm]
+        same = compare(tmp / "run-0-warm0", tmp / "run-1-warm0")
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tmp / "old" / "tree")])
         numpy_s = numpy_seconds(args.quick)
     print(f"W1: eos {' '.join(COMMAND)} (1.71 M member-steps); NumPy loop, projected from a subsample: {numpy_s:.0f} s")
     phases = list(next(iter(results.values()))["phases"])
     header = f"{'phase (seconds; spans may overlap)':<36}" + "".join(f"{a[:18] + ' ' + s:>26}" for a, s in results)
     print(header)
-    rows = [("start-up (imports)", lambda r: r["import"]), ("compile (JAX's own count)", lambda r: r["compile"])]
+    rows = [("start-up (to JAX started)", lambda r: r["import"]), ("compile (JAX count)", lambda r: r["compile"])]
     rows += [(p, lambda r, p=p: r["phases"].get(p, {}).get("seconds", float("nan"))) for p in phases]
     rows += [("whole command (process wall)", lambda r: r["wall"])]
     for name, get in rows:
         print(f"{name:<36}" + "".join(f"{get(r):>26.2f}" for r in results.values()))
     print(f"{'NumPy loop / whole command':<36}" + "".join(f"{numpy_s / r['wall']:>25.1f}×" for r in results.values()))
+    for label, walls in spread.items():
+        ratios = ", ".join(f"{numpy_s / w:.1f}×" for w in sorted(walls))
+        print(f"{label}, warm runs: {', '.join(f'{w:.2f}' for w in sorted(walls))} s ({ratios}); the table: the median")
     print(f"the two checkouts' results: {same}")
 
 
