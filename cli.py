@@ -21,7 +21,7 @@ from eos.clock import TooLong, duration, watch
 from eos.dynamics import flow_apart
 from eos.dynamics.config import EngineConfig, ModelSpec, SweepConfig
 from eos.figures import NAMES as FIGURE_NAMES
-from eos.options import BadInput, bad_input, check_hours, config_options, from_options, integers, parse_range
+from eos.options import BadInput, bad_input, check_hours, config_options, from_options, integers, parse_range, predicted
 from eos.results.paths import check_file, check_out, check_path, default_out
 from eos.robustness.config import SOLVERS, RobustnessConfig
 
@@ -82,9 +82,9 @@ def sweep(
     **options,
 ):
     """Gradient descent over a grid of step sizes and seeds; locate η*, give a verdict, set it beside theory."""
-    from eos.options import predicted
-
     check_hours(max_hours)
+    if not distributed:  # before anything (the default grid's prediction) can start JAX on one device
+        runtime.use_every_core()
     with bad_input():
         if resume is not None:
             check_path(resume, "--resume")

@@ -4,6 +4,7 @@ quiet libraries. JAX is imported only inside the functions that need it (help st
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 
@@ -37,9 +38,12 @@ def use_every_core() -> None:
     """
     if "JAX_NUM_CPU_DEVICES" in os.environ or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
         return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if "jax" not in sys.modules:  # JAX reads the count from the environment as it loads: no import here
+        os.environ["JAX_NUM_CPU_DEVICES"] = str(cores)
+        return
     import jax
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     try:
         jax.config.update("jax_num_cpu_devices", cores)
     except RuntimeError:  # JAX has started (eos called from a running program): keep its devices

@@ -145,3 +145,22 @@ def test_two_processes_through_jax_distributed_give_the_summary_of_one(reference
         assert p.returncode == 0, err
     assert json.loads((out / "run.json").read_text())["engine"]["devices"] == 2
     assert (out / "summary.csv").read_bytes() == (ref / "summary.csv").read_bytes()
+
+
+def test_a_sweep_whose_grid_comes_from_the_prediction_runs_on_every_core(tmp_path):
+    # the default grid (0.2x:5x) asks the model for its η* before JAX is set up: the device count must
+    # be fixed first, or JAX starts with one CPU device
+    import os
+
+    env = environment()
+    env.pop("JAX_NUM_CPU_DEVICES", None)
+    out = tmp_path / "run"
+    finish(
+        command(
+            "sweep", "--d", "20", "--n", "100", "--n-test", "100", "--time", "2", "--seeds", "1", "--out", str(out)
+        ),
+        env,
+    )
+    engine = json.loads((out / "run.json").read_text())["engine"]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert engine["devices"] == cores
