@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from . import executables
+from . import traces
 from .config import POOLS, EngineConfig  # noqa: F401  (the engine's configuration, kept importable here)
 from .model import Model
 from .planning import MAX_CALL_STEPS, Plan, member_devices
@@ -218,7 +218,7 @@ class _Programs(NamedTuple):
     load: Callable
     observables: Callable
     dead: Callable
-    blocks: Callable  # advance before jit (member_blocks over the pool), for executables.traced_once
+    blocks: Callable  # advance before jit (member_blocks over the pool), for traces.traced_once
     options: dict  # the compiler options of advance, load, observables and dead
 
 
@@ -388,7 +388,7 @@ class _Devices:
             np.int32(len(steps)),
         )
         if self.stepper is None:  # the same program, bit for bit; with a name, its trace kept on disk
-            kept = executables.traced_once(self.prog.blocks, args, self.name, self.prog.options)
+            kept = traces.traced_once(self.prog.blocks, args, self.name, self.prog.options)
             self.stepper = kept or self.prog.advance
         params, t, div, ritz, measured = self.stepper(*args)
         return pool._replace(params=params, t=t, div=div, ritz=ritz), measured
@@ -491,8 +491,8 @@ def run(
     share a run, or on their order (members never interact).
 
     `code`: a name for the model's code that changes whenever what it traces could (a sweep gives
-    its spec and the digest of the dynamics sources). With it, the compiled step program is kept on
-    disk (executables) and a later process runs it without tracing it again.
+    its spec and the digest of the dynamics sources). With it, the step program's trace is kept on
+    disk (traces) and a later process runs it without tracing it again.
     """
     lrs = np.asarray(lrs, dtype=np.float64)
     horizons = np.asarray(horizons, dtype=np.int64)

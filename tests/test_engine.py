@@ -224,19 +224,19 @@ def _same(a: engine.Trajectories, b: engine.Trajectories) -> bool:
 
 @pytest.mark.skipif(not __import__("importlib").util.find_spec("flatbuffers"), reason="needs flatbuffers")
 def test_a_step_program_traced_in_an_earlier_process_gives_the_same_numbers(tmp_path, monkeypatch):
-    from eos.dynamics import executables
+    from eos.dynamics import traces
 
-    monkeypatch.setattr(executables, "_directory", lambda: tmp_path)
+    monkeypatch.setattr(traces, "_directory", lambda: tmp_path)
     model = make_model(ModelSpec(d=20, n=40, n_test=50), jnp.float32)
     members = (np.array([0.01, 0.05, 0.2]), np.array([0, 1, 0]), np.array([300, 250, 120]))
     plain = engine.run(model, *members)
     kept = engine.run(model, *members, code="a name for this model's code")  # traced and written
     (path,) = tmp_path.glob("*.bin")
-    executables._loaded.cache_clear()  # as a new process: read back from the file
+    traces._loaded.cache_clear()  # as a new process: read back from the file
     read = engine.run(model, *members, code="a name for this model's code")
     assert _same(plain, kept) and _same(plain, read)
     path.write_bytes(b"half a file")  # a file that cannot be read back is traced again and replaced
-    executables._loaded.cache_clear()
+    traces._loaded.cache_clear()
     assert _same(plain, engine.run(model, *members, code="a name for this model's code"))
     assert path.stat().st_size > 100
     other = engine.run(model, *members, code="another model's code")  # another name: another file
@@ -244,12 +244,12 @@ def test_a_step_program_traced_in_an_earlier_process_gives_the_same_numbers(tmp_
 
 
 def test_a_kept_programs_key_names_its_code_its_arguments_and_its_options():
-    from eos.dynamics import executables
+    from eos.dynamics import traces
 
     args = (np.zeros((4, 3), np.float32), np.int32(1))
-    base = executables.key("code", args, {})
-    assert base == executables.key("code", args, {})
-    assert base != executables.key("other code", args, {})
-    assert base != executables.key("code", (np.zeros((5, 3), np.float32), np.int32(1)), {})
-    assert base != executables.key("code", (np.zeros((4, 3), np.float64), np.int32(1)), {})
-    assert base != executables.key("code", args, {"an": "option"})
+    base = traces.key("code", args, {})
+    assert base == traces.key("code", args, {})
+    assert base != traces.key("other code", args, {})
+    assert base != traces.key("code", (np.zeros((5, 3), np.float32), np.int32(1)), {})
+    assert base != traces.key("code", (np.zeros((4, 3), np.float64), np.int32(1)), {})
+    assert base != traces.key("code", args, {"an": "option"})
