@@ -113,13 +113,10 @@ def import_beside(*modules: str):
             except Exception:  # noqa: BLE001, S112  (said where the module is used)
                 continue
 
-    started = threading.Event()
-    lock = threading.Lock()
+    once = threading.Lock()  # held from the first call on: the thread starts once
 
     def start() -> None:
-        with lock:
-            if not started.is_set():
-                started.set()
-                threading.Thread(target=load, name="eos-imports", daemon=True).start()
+        if once.acquire(blocking=False):
+            threading.Thread(target=load, name="eos-imports", daemon=True).start()
 
     return start

@@ -114,10 +114,10 @@ def main() -> None:
 
     # wrapped when the command imports them, not imported here: importing them first would load
     # JAX, matplotlib and seaborn before the command's own start (0.8 s out of place)
-    sys.meta_path.insert(0, _AfterImport({module for places in PHASES.values() for module, _ in places}, wrap))
-    for name in list(sys.modules):
-        if name in {module for places in PHASES.values() for module, _ in places}:
-            wrap(sys.modules[name])
+    modules = {module for places in PHASES.values() for module, _ in places}
+    sys.meta_path.insert(0, _AfterImport(modules, wrap))
+    for name in modules & set(sys.modules):
+        wrap(sys.modules[name])
     sys.argv = ["eos", *argv]
     try:
         cli.main()

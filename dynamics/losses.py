@@ -62,14 +62,19 @@ def logistic(margin):
 
     Its derivative −σ(−m) reuses the value's one exponential e^{−|m|} (autodiff through logaddexp
     computed two more: a relu step evaluates both on all n samples, and this is 10 % of the step)."""
-    return jnp.maximum(-margin, 0.0) + jnp.log1p(jnp.exp(-jnp.abs(margin)))
+    return _logistic_from(margin, jnp.exp(-jnp.abs(margin)))
+
+
+def _logistic_from(m, e):
+    """log(1 + e^{−m}), given e = e^{−|m|}."""
+    return jnp.maximum(-m, 0.0) + jnp.log1p(e)
 
 
 @logistic.defjvp
 def _logistic_jvp(primals, tangents):
     (m,), (dm,) = primals, tangents
     e = jnp.exp(-jnp.abs(m))
-    return jnp.maximum(-m, 0.0) + jnp.log1p(e), -_sigmoid_of_minus(m, e) * dm
+    return _logistic_from(m, e), -_sigmoid_of_minus(m, e) * dm
 
 
 @jax.custom_jvp
