@@ -8,7 +8,10 @@ from eos import interrupts
 def main() -> None:
     interrupts.install()
     try:
-        from eos.cli import main as command_line
+        from eos import runtime
+
+        with runtime.loading():
+            from eos.cli import main as command_line
 
         command_line()
     except SystemExit as e:

@@ -160,11 +160,11 @@ def _begin(begin, out: Path, config) -> None:
 
 def _run_sweep(out: Path, config: SweepConfig, max_hours: float, new: bool, lead: bool, busy=None, flow_process=None):
     """Run the sweep kept in `out`; every way it can stop short said in one line, finished chunks kept."""
-    from eos.dynamics import resumable
-    from eos.dynamics.engine import NonFiniteStart
-    from eos.dynamics.sweep import ChunkMismatch
-    from eos.results.files import InUse
-
+    with runtime.loading():
+        from eos.dynamics import resumable
+        from eos.dynamics.engine import NonFiniteStart
+        from eos.dynamics.sweep import ChunkMismatch
+        from eos.results.files import InUse
     finish = f"eos sweep --resume {shlex.quote(str(out))}"
     interrupts.say(lambda word: f"{word}: {resumable.kept_text(out)} kept in {out}/chunks; finish with: {finish}")
     try:

@@ -272,6 +272,19 @@ def flow_time(config: SweepConfig) -> float:
     return config.time if config.steps is None else config.steps * min(config.lrs)
 
 
+def program_code(config: SweepConfig) -> str | None:
+    """What the compiled programs of this sweep's model (the engine's, the gradient flow's) depend on
+    besides their arguments' shapes: the model's spec, the precision and this package's dynamics/
+    sources (the name their traces are kept under, dynamics/traces.py). None for a researcher's own
+    model, whose file may import code that no digest here would see."""
+    import json
+
+    if ":" in config.spec.model:
+        return None
+    spec = dataclasses.asdict(config.spec)
+    return json.dumps({"spec": spec, "x64": config.x64, "dynamics": registry.dynamics_digest()})
+
+
 def _written(value) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 

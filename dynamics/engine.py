@@ -300,12 +300,18 @@ class _Seeds(NamedTuple):
     flat: np.ndarray  # (S, P) the same, flattened: the shape of a Lanczos start vector
 
 
-def _sample_seeds(prog: _Programs, seeds) -> _Seeds:
+def _sample_seeds(prog: _Programs, seeds, code: str | None = None) -> _Seeds:
+    """With `code` (see run), the sampling and initialisation programs' traces are kept on disk."""
     values, index = np.unique(seeds, return_inverse=True)
     keys = [jax.random.key(int(s)) for s in values]
-    samples = [prog.sample(jax.random.fold_in(k, 0)) for k in keys]
+    data_keys = [jax.random.fold_in(k, 0) for k in keys]
+    sample = traces.traced_once(prog.sample, data_keys[:1], code and f"engine.sample {code}", {}) or prog.sample
+    samples = [sample(k) for k in data_keys]
+    init_keys = [jax.random.fold_in(k, 1) for k in keys]
+    args = (init_keys[0], samples[0][0])
+    init = traces.traced_once(prog.init, args, code and f"engine.init {code}", {}) or prog.init
     train, test = _stack([tr for tr, _ in samples]), _stack([te for _, te in samples])
-    params = _stack([prog.init(jax.random.fold_in(k, 1), tr) for k, (tr, _) in zip(keys, samples)])
+    params = _stack([init(k, tr) for k, (tr, _) in zip(init_keys, samples)])
     flat = np.stack([np.asarray(ravel_pytree(_gather(params, i))[0]) for i in range(len(values))])
     return _Seeds(values, index, train, test, params, flat)
 
@@ -500,7 +506,7 @@ def run(
     plan = plan or make_plan(model, horizons, config, dtype)
     devices = member_devices(config.devices)
     prog = _programs(model, config.lanczos_steps, plan.stride, plan.indexed, config.blowup, devices[0].platform)
-    table = _sample_seeds(prog, seeds)
+    table = _sample_seeds(prog, seeds, code)
     name = None if code is None else f"engine.member_blocks {code} {config.lanczos_steps} {plan} {config.blowup}"
     dev = _Devices(prog, table, plan, devices, dtype, name)
     initial = _measure_initial(dev, table)
@@ -518,16 +524,16 @@ def run(
 
         def partly(k, remaining=remaining, done_steps=done_steps):
             state.hand_over()
-            progress(done_steps + int(np.minimum(remaining, k).sum()), total)
+            state.report(progress, done_steps + int(np.minimum(remaining, k).sum()), total)
 
         start = time.perf_counter()
         pool, measurements = dev.advance(pool, steps, None if progress is None else partly)
-        # while the devices run: the groups the last call completed (their final measurements queue
-        # behind this call; their hand-over writes files), then the progress report, a signal's safe
-        # point, at which every group a finished call completed has been handed over
+        # while the devices run: the groups whose final measurements ran before this call are handed
+        # over (their files written), those the last call completed are measured (queued behind this
+        # call), then the progress report, a signal's safe point (see _Run.report)
         state.hand_over()
         if progress is not None:
-            progress(done_steps, total)
+            state.report(progress, done_steps, total)
         jax.block_until_ready(measurements)
         block_s = (time.perf_counter() - start) / len(steps)
         computed += dev.slots * sum(steps)
@@ -535,7 +541,7 @@ def run(
         done_steps += advanced
         if len(finished):
             pool = state.refill(pool, measured)
-    state.hand_over()
+    state.hand_over(everything=True)
     if progress is not None:
         progress(done_steps, total)
     return state.subset(np.arange(len(lrs)))._replace(computed_steps=computed, slots=dev.slots)
@@ -582,7 +588,8 @@ class _Run:
         widest = max(int(np.unique(table.index[rows], return_counts=True)[1].max(initial=1)) for rows in groups)
         self.widest = -(-widest // len(dev.devices)) * len(dev.devices)  # split evenly over the devices
         self.rec = _Records(self.horizons, plan.stride, table.index, initial)
-        self.complete: list = []  # groups whose members have all finished, not yet handed over
+        self.complete: list = []  # groups whose members have all finished, not yet measured
+        self.measuring: list = []  # (group, its final measurements in flight), not yet handed over
         self.sched = _Scheduler(self.horizons, dev.slots)
 
     def refill(self, pool, measured):
@@ -623,19 +630,37 @@ class _Run:
             self.complete += [g for g in np.unique(self.group_of[members[~going]]) if self.left[g] == 0]
         return advanced, finished
 
-    def hand_over(self) -> None:
-        """Final measurements of the groups completed so far (record), then hand them over."""
-        complete, self.complete = self.complete, []
-        for g in complete:
+    def hand_over(self, everything: bool = False) -> None:
+        """Hand over the groups measured at the last call (their measurements ran before the call just
+        dispatched: reading them does not wait for it), then measure the groups completed since (their
+        programs queue behind that call, to be read at the next); `everything`: measure and hand over
+        every completed group now."""
+        for g, pending in self.measuring:
             rows, rec = self.groups[g], self.rec
-            params = _stack([rec.final_params[m] for m in rows])
-            obs, rec.dead[rows] = _final_measurements(
-                self.prog, params, self.table, self.table.index[rows], self.widest, self.dev.split
-            )
+            obs, rec.dead[rows] = _read_final(pending, len(rows))
             for name, value in obs.items():
                 rec.observables.setdefault(name, np.full(len(self.lrs), np.nan))[rows] = value
             if self.on_group is not None:
                 self.on_group(int(g), self.subset(rows))
+        complete, self.complete = self.complete, []
+        self.measuring = [(g, self._measure(g)) for g in complete]
+        if everything and self.measuring:
+            self.hand_over()
+
+    def _measure(self, g):
+        rows = self.groups[g]
+        params = _stack([self.rec.final_params[m] for m in rows])
+        index = self.table.index[rows]
+        return _measure_final(self.prog, params, self.table, index, self.widest, self.dev.split)
+
+    def report(self, progress, done: int, total: int) -> None:
+        """progress(done, total), a signal's safe point: where it raises, every group completed so far is
+        handed over first, so that no finished work is lost."""
+        try:
+            progress(done, total)
+        except BaseException:
+            self.hand_over(everything=True)
+            raise
 
     def subset(self, rows) -> Trajectories:
         rec, initial = self.rec, self.initial
@@ -662,19 +687,23 @@ class _Run:
         )
 
 
-def _final_measurements(prog: _Programs, params, table: _Seeds, seed_index, width: int, split):
-    """Observables on the test data and the dead flag, one seed at a time (data not copied per
-    member), in batches padded to `width` rows so that one program serves every call, the rows split
-    over the devices as the pool's slots are (`split`; on W1 this took 0.42 s on one device). Every
-    seed's programs are dispatched before any result is read."""
-    n = len(seed_index)
-    observables: dict[str, np.ndarray] = {}
-    dead = np.zeros(n, bool)
+def _measure_final(prog: _Programs, params, table: _Seeds, seed_index, width: int, split) -> list:
+    """Observables on the test data and the dead flag (read by _read_final), one seed at a time (data
+    not copied per member), in batches padded to `width` rows so that one program serves every call,
+    the rows split over the devices as the pool's slots are (`split`; on W1 this took 0.42 s on one
+    device). Every seed's programs are dispatched; none is waited for."""
     pending = []
     for s in np.unique(seed_index):
         rows = np.flatnonzero(seed_index == s)
         p = _to_devices(_gather(params, np.resize(rows, width)), split)
         pending.append((rows, prog.observables(p, _gather(table.test, s)), prog.dead(p, _gather(table.train, s))))
+    return pending
+
+
+def _read_final(pending: list, n: int):
+    """(observables, dead) of n members from _measure_final's programs."""
+    observables: dict[str, np.ndarray] = {}
+    dead = np.zeros(n, bool)
     for rows, measured, flags in pending:
         for name, value in _to_host(measured).items():
             observables.setdefault(name, np.full(n, np.nan))[rows] = value[: len(rows)]

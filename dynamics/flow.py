@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from . import traces
 from .sharpness import lanczos_top
 
 DENSE_PARAMS = 256
@@ -61,11 +62,10 @@ def _as64(tree):
     )
 
 
-def _programs(model, unravel, dense: bool):
-    """(gradient, Hessian or None, top eigenvalue at many points), jitted once per model and shape."""
+def _programs(model, unravel, dense: bool, flat, train, code: str | None):
+    """(gradient, Hessian or None, top eigenvalue at BATCH points), compiled once per model and shape
+    for arguments like (flat, train); with `code` (see peak_sharpness), their traces kept on disk."""
     loss = lambda flat, train: model.loss(unravel(flat), train)
-    grad = jax.jit(jax.grad(loss))
-    hessian = jax.jit(jax.hessian(loss)) if dense else None
 
     def top(flat, train):
         if dense:
@@ -73,19 +73,33 @@ def _programs(model, unravel, dense: bool):
         matvec = lambda v: jax.jvp(lambda f: jax.grad(loss)(f, train), (flat,), (v,))[1]
         return lanczos_top(matvec, jnp.ones_like(flat), LANCZOS_STEPS)[0]
 
-    return grad, hessian, jax.jit(jax.vmap(top, in_axes=(0, None)))
+    points = jnp.zeros((BATCH, flat.size), flat.dtype)
+    return (
+        _kept(jax.grad(loss), (flat, train), "gradient", code),
+        _kept(jax.hessian(loss), (flat, train), "hessian", code) if dense else None,
+        _kept(jax.vmap(top, in_axes=(0, None)), (points, train), "top", code),
+    )
 
 
-def peak_sharpness(model, seeds, total_time: float, progress=None) -> list[dict]:
+def _kept(fn, args, role: str, code: str | None):
+    """jax.jit(fn) for arguments like `args`, traced in an earlier process where one kept its trace
+    (traces.traced_once; a trace is 0.05–0.2 s here, and the flow runs beside the engine)."""
+    name = None if code is None else f"flow.{role} {code}"
+    return traces.traced_once(fn, args, name, {}) or jax.jit(fn)
+
+
+def peak_sharpness(model, seeds, total_time: float, progress=None, code: str | None = None) -> list[dict]:
     """Per seed, {"peak": max λ along the flow, "time": where, "steps": solver steps}, or NaN and
     "failed" with the reason (no method converged within its budget, a NaN gradient).
 
     A seed's data and initialisation are drawn as the engine draws them (in the model's own
     dtype: the numbers the sweep trains on) and integrated in float64, on a CPU. `progress(done,
     total)` is called with done in seeds (fractional while a seed integrates: the time it has reached).
+    `code` names what the model's programs depend on besides their shapes (config.program_code): with
+    it, their traces are kept across processes (dynamics/traces.py): the same programs, bit for bit.
     """
     with jax.default_device(_cpu()):
-        return _peak_sharpness(model, seeds, total_time, progress)
+        return _peak_sharpness(model, seeds, total_time, progress, code)
 
 
 def _cpu():
@@ -97,21 +111,22 @@ def _cpu():
         return None
 
 
-def _peak_sharpness(model, seeds, total_time: float, progress=None) -> list[dict]:
-    out, programs = [], None
-    # compiled as the engine compiles them: the same numbers, and one program instead of an eager op each
-    sample, init = jax.jit(model.sample), jax.jit(model.init)
+def _peak_sharpness(model, seeds, total_time: float, progress=None, code=None) -> list[dict]:
+    out, programs, sample, init = [], None, None, None
     for i, seed in enumerate(seeds):
         if progress is not None:
             progress(i, len(seeds))
         data_key, init_key = seed_keys(seed)
+        # compiled as the engine compiles them: the same numbers, and one program instead of an eager op each
+        sample = sample or _kept(model.sample, (data_key,), "sample", code)
         train, _ = sample(data_key)
+        init = init or _kept(model.init, (init_key, train), "init", code)
         params = init(init_key, train)
         with jax.enable_x64(True):
             train, params = _as64(train), _as64(params)
             flat0, unravel = ravel_pytree(params)
             dense = flat0.size <= DENSE_PARAMS
-            programs = programs or _programs(model, unravel, dense)
+            programs = programs or _programs(model, unravel, dense, flat0, train, code)
             report = None if progress is None else (lambda f, i=i: progress(i + f, len(seeds)))
             out.append(_integrate(programs, flat0, train, total_time, dense, report))
     if progress is not None:

@@ -21,7 +21,7 @@ import os
 import subprocess
 import sys
 
-from .config import SweepConfig, flow_time
+from .config import SweepConfig, flow_time, program_code
 
 # A sweep at least this long (member-steps) integrates the flow in a process of its own; shorter
 # sweeps keep it in-process: a process costs about a second of start-up.
@@ -35,13 +35,14 @@ def wanted(config: SweepConfig) -> bool:
 
 def task(config: SweepConfig) -> dict:
     """What the child computes for `config`: its seeds' flows, from the sweep's model, for its time."""
-    return _task(dataclasses.asdict(config.spec), config.x64, range(config.seeds), flow_time(config))
+    spec = dataclasses.asdict(config.spec)
+    return _task(spec, config.x64, range(config.seeds), flow_time(config), program_code(config))
 
 
-def _task(spec: dict, x64: bool, seeds, total_time: float) -> dict:
+def _task(spec: dict, x64: bool, seeds, total_time: float, code: str | None = None) -> dict:
     # the seeds as given (a range for a sweep): listed only when sent, after the sweep's checks, so that
-    # a refused --seeds 10¹² is never listed
-    return {"spec": spec, "x64": x64, "seeds": seeds, "time": float(total_time)}
+    # a refused --seeds 10¹² is never listed; `code` names the programs' kept traces (flow.peak_sharpness)
+    return {"spec": spec, "x64": x64, "seeds": seeds, "time": float(total_time), "code": code}
 
 
 class Apart:
@@ -55,7 +56,8 @@ class Apart:
 
     def __init__(self, task: dict):
         self.task, self.proc = task, None
-        env = dict(os.environ, JAX_PLATFORMS="cpu")  # the flow runs on a CPU (see flow.peak_sharpness)
+        # the flow runs on a CPU (see flow.peak_sharpness), on one core: OpenBLAS's threads would only spin there
+        env = dict(os.environ, JAX_PLATFORMS="cpu", OPENBLAS_NUM_THREADS="1")
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", __name__],
@@ -121,10 +123,12 @@ def started(config: SweepConfig | None):
     return Apart.for_sweep(config) if config is not None and wanted(config) else contextlib.nullcontext()
 
 
-def peak_sharpness_apart(spec: dict, x64: bool, seeds, total_time: float, progress=None) -> list[dict] | None:
-    """flow.peak_sharpness(model of `spec`, seeds, total_time) in a process of its own (see Apart);
-    `spec` is the model's ModelSpec as a dict."""
-    with Apart(_task(spec, x64, seeds, total_time)) as apart:
+def peak_sharpness_apart(
+    spec: dict, x64: bool, seeds, total_time: float, progress=None, code: str | None = None
+) -> list[dict] | None:
+    """flow.peak_sharpness(model of `spec`, seeds, total_time, code=code) in a process of its own (see
+    Apart); `spec` is the model's ModelSpec as a dict."""
+    with Apart(_task(spec, x64, seeds, total_time, code)) as apart:
         return apart.result(progress)
 
 
@@ -132,13 +136,16 @@ def _child() -> None:
     """The child of Apart: the task from stdin, progress and the result on stdout."""
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})  # before JAX starts its threads
-    import jax
-    import jax.numpy as jnp
-
     from eos import runtime
-    from eos.dynamics.config import ModelSpec
-    from eos.dynamics.flow import peak_sharpness
-    from eos.dynamics.registry import make_model
+
+    with runtime.loading():
+        import jax
+        import jax.numpy as jnp
+        import scipy.integrate  # noqa: F401  (the solver flow.py imports where it integrates: loaded here with the rest)
+
+        from eos.dynamics.config import ModelSpec
+        from eos.dynamics.flow import peak_sharpness
+        from eos.dynamics.registry import make_model
 
     given = sys.stdin.read()  # the task comes once the parent's checks passed (Apart._send)
     if not given:  # stopped before it was sent
@@ -153,7 +160,7 @@ def _child() -> None:
     runtime.use_compilation_cache()
     with jax.enable_x64(task["x64"]):
         model = make_model(ModelSpec(**task["spec"]), jnp.float64 if task["x64"] else jnp.float32)
-        result = peak_sharpness(model, task["seeds"], task["time"], report)
+        result = peak_sharpness(model, task["seeds"], task["time"], report, task["code"])
     print("result " + json.dumps(result), flush=True)
 
 

@@ -115,6 +115,18 @@ def _load_file(path: Path):
     return module
 
 
+@functools.cache
+def dynamics_digest() -> str:
+    """sha256 of this package's dynamics/ sources (the engine, its models, sharpness, data, losses)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def source_digest(name: str) -> str:
     """sha256 of the sources behind a model name: a resumed sweep must be computed by the same code as
     the chunks it reads. A built-in is its file (eos's own dynamics/ is in the chunk fingerprint); a model file

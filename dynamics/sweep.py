@@ -13,8 +13,6 @@ While a sweep runs (and after an interruption) the directory holds instead
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import functools
 import hashlib
 import json
 import math
@@ -35,8 +33,8 @@ from eos.results.files import read_csv, read_json, replace_whole, write_atomical
 from eos.results.provenance import provenance
 
 from . import columns, engine, flow, flow_apart, planning, regime, transition
-from .config import DEFAULT_GRID, INT32_MAX, SweepConfig, default_lrs, flow_time  # noqa: F401
-from .registry import make_model, params_read, predicted_lr, source_digest  # noqa: F401
+from .config import DEFAULT_GRID, INT32_MAX, SweepConfig, default_lrs, flow_time, program_code  # noqa: F401
+from .registry import dynamics_digest, make_model, params_read, predicted_lr, source_digest  # noqa: F401
 
 
 def _shapes_of(model, dtype=None):
@@ -229,7 +227,7 @@ def _flow(model, config: SweepConfig, seeds, report, apart: flow_apart.Apart | N
             got = apart.result(report)
         if got is not None:
             return got
-    return flow.peak_sharpness(model, seeds, flow_time(config), report)
+    return flow.peak_sharpness(model, seeds, flow_time(config), report, program_code(config))
 
 
 class _Beside:
@@ -400,25 +398,6 @@ def fingerprint(config: SweepConfig) -> str:
     d["model_source"] = source_digest(config.spec.model)
     d["dynamics_source"] = dynamics_digest()
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
-
-
-def program_code(config: SweepConfig) -> str | None:
-    """What the engine's compiled programs for this sweep's model depend on besides their arguments'
-    shapes (engine.run's `code`): the model's spec, the precision and this package's dynamics/ sources.
-    None for a researcher's own model, whose file may import code that no digest here would see."""
-    if ":" in config.spec.model:
-        return None
-    return json.dumps({"spec": dataclasses.asdict(config.spec), "x64": config.x64, "dynamics": dynamics_digest()})
-
-
-@functools.cache
-def dynamics_digest() -> str:
-    """sha256 of this package's dynamics/ sources (the engine, its models, sharpness, data, losses)."""
-    digest = hashlib.sha256()
-    root = Path(__file__).resolve().parent
-    for path in sorted(root.rglob("*.py")):
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
 
 
 class ChunkMismatch(ValueError):

@@ -289,3 +289,25 @@ def test_a_sweep_projected_past_max_hours_is_refused_in_one_line_and_leaves_noth
     # finished work is never lost: chunks done before the refusal stay, with the way to finish them
     if (tmp_path / "run").exists():
         assert list((tmp_path / "run" / "chunks").glob("*.npz")) and "--resume run" in lines[-1], r.stderr
+
+
+def test_imports_run_without_the_collector_and_leave_its_state_as_it_was():
+    import gc
+
+    from eos import runtime
+
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    with runtime.loading():
+        assert not gc.isenabled()
+        with runtime.loading():  # nested: the inner block leaves it off for the outer one
+            made = [[i] for i in range(1000)]
+        assert not gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() >= frozen + len(made)
+    gc.disable()
+    try:
+        with runtime.loading():
+            pass
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()

@@ -231,16 +231,18 @@ def test_a_step_program_traced_in_an_earlier_process_gives_the_same_numbers(tmp_
     members = (np.array([0.01, 0.05, 0.2]), np.array([0, 1, 0]), np.array([300, 250, 120]))
     plain = engine.run(model, *members)
     kept = engine.run(model, *members, code="a name for this model's code")  # traced and written
-    (path,) = tmp_path.glob("*.bin")
-    traces._loaded.cache_clear()  # as a new process: read back from the file
+    paths = sorted(tmp_path.glob("*.bin"))
+    assert len(paths) == 3  # the step program, the data's and the initialisation's
+    traces._loaded.cache_clear()  # as a new process: read back from the files
     read = engine.run(model, *members, code="a name for this model's code")
     assert _same(plain, kept) and _same(plain, read)
-    path.write_bytes(b"half a file")  # a file that cannot be read back is traced again and replaced
+    for path in paths:  # a file that cannot be read back is traced again and replaced
+        path.write_bytes(b"half a file")
     traces._loaded.cache_clear()
     assert _same(plain, engine.run(model, *members, code="a name for this model's code"))
-    assert path.stat().st_size > 100
-    other = engine.run(model, *members, code="another model's code")  # another name: another file
-    assert _same(plain, other) and len(list(tmp_path.glob("*.bin"))) == 2
+    assert all(path.stat().st_size > 100 for path in paths)
+    other = engine.run(model, *members, code="another model's code")  # another name: other files
+    assert _same(plain, other) and len(list(tmp_path.glob("*.bin"))) == 6
 
 
 def test_a_kept_programs_key_names_its_code_its_arguments_and_its_options():
@@ -253,3 +255,29 @@ def test_a_kept_programs_key_names_its_code_its_arguments_and_its_options():
     assert base != traces.key("code", (np.zeros((5, 3), np.float32), np.int32(1)), {})
     assert base != traces.key("code", (np.zeros((4, 3), np.float64), np.int32(1)), {})
     assert base != traces.key("code", args, {"an": "option"})
+
+
+def test_a_progress_report_that_raises_hands_over_every_group_completed_before_it():
+    """The report is a signal's safe point: a group whose members have all finished is handed over
+    before the exception leaves the engine, even though its final measurements were still in flight."""
+    model = make_model(ModelSpec(d=20, n=40, n_test=50), jnp.float32)
+    lrs, seeds, horizons = np.array([0.01, 0.02, 0.03]), np.zeros(3, np.int64), np.array([20, 3000, 3000])
+    whole = engine.run(model, lrs, seeds, horizons)
+    handed = {}
+
+    class Stop(Exception):
+        pass
+
+    def progress(done, total):
+        if done >= 3 * 20:  # the first report after the call in which member 0 reached its 20 steps
+            raise Stop
+
+    groups, plan = [[0], [1], [2]], planning.plan(model, horizons)._replace(slots=3)  # all three run at once
+    with pytest.raises(Stop):
+        engine.run(
+            model, lrs, seeds, horizons, plan=plan, progress=progress, groups=groups, on_group=handed.__setitem__
+        )
+    assert list(handed) == [0]
+    got = handed[0]
+    assert np.array_equal(got.loss, whole.loss[:1], equal_nan=True)
+    assert got.observables["final_bias"][0] == whole.observables["final_bias"][0]

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import pytest
 
@@ -41,6 +42,23 @@ def test_the_flow_in_a_process_of_its_own_gives_the_numbers_of_this_one():
     here = flow.peak_sharpness(make_model(SPEC, jnp.float32), [0, 1], 10.0)
     assert apart == here  # floats through JSON exactly: the same integration, bit for bit
     assert reports and reports[-1] == 2
+
+
+@pytest.mark.skipif(not __import__("importlib").util.find_spec("flatbuffers"), reason="needs flatbuffers")
+@pytest.mark.parametrize("spec", [SPEC, ModelSpec(model="mlp", d=10, n=20, n_test=20, width=32)])
+def test_the_flows_programs_traced_in_an_earlier_process_give_the_same_numbers(spec, tmp_path, monkeypatch):
+    from eos.dynamics import traces
+
+    monkeypatch.setattr(traces, "_directory", lambda: tmp_path)
+    model = make_model(spec, jnp.float32)
+    plain = flow.peak_sharpness(model, [0, 1], 2.0)
+    kept = flow.peak_sharpness(model, [0, 1], 2.0, code="this model's code")  # traced and written
+    dense = sum(x.size for x in jax.tree_util.tree_leaves(model.init(jax.random.key(0), None))) <= flow.DENSE_PARAMS
+    # the data, the initialisation, the gradient, the top eigenvalue, and the Hessian where it is dense
+    assert len(list(tmp_path.glob("*.bin"))) == 4 + dense
+    traces._loaded.cache_clear()  # as a new process: read back from the files
+    read = flow.peak_sharpness(model, [0, 1], 2.0, code="this model's code")
+    assert plain == kept == read and all(seed.get("method") for seed in plain)
 
 
 def test_a_flow_process_that_cannot_start_leaves_the_flow_to_this_one(monkeypatch):
