@@ -1,3 +1,6 @@
+import os
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -133,6 +136,41 @@ def test_without_the_engines_compile_options_the_pool_size_would_show(monkeypatc
     if _same(alone, sixteen):
         pytest.skip("this XLA sums alike in every pool size even with YNNPACK")
     assert not _same(alone, sixteen)
+
+
+def test_the_engines_cpu_programs_are_not_split_over_threads():
+    """With one device per core, XLA's splitting of a fusion over threads only hands work between busy
+    cores (engine.CPU_OPTIONS): the step program is compiled without it, and a plain compile would split."""
+    options = engine.compile_options("cpu")
+    if "xla_disable_hlo_passes" not in options:
+        pytest.skip("this XLA rejects the engine's compile options")
+    m = make_model(ModelSpec(n_test=50), jnp.float32)
+    blocks = jax.vmap(engine.member_blocks(m, 20, 99), in_axes=(0, 0, None) + (0,) * 7 + (None, None))
+    key = jax.random.key(0)
+    train, _ = m.sample(key)
+    stack = lambda tree: jax.tree_util.tree_map(lambda a: jnp.stack([a] * 8), tree)
+    zeros, rows = jnp.zeros(8, jnp.int32), engine.blocks_per_call(99)
+    args = (
+        stack(m.init(key, train)),
+        stack(train),
+        (),
+        zeros,
+        jnp.full(8, 1e-3, jnp.float32),
+        zeros + 10**6,
+        jnp.full(8, 1e6, jnp.float32),
+        zeros,
+        zeros - 1,
+        jnp.ones((8, 3), jnp.float32),
+        np.zeros(rows, np.int32),
+        np.int32(1),
+    )
+    split = lambda opts: (
+        "outer_dimension_partitions" in jax.jit(blocks, compiler_options=opts).lower(*args).compile().as_text()
+    )
+    assert not split(options)
+    without = {k: v for k, v in options.items() if k != "xla_disable_hlo_passes"}
+    if len(os.sched_getaffinity(0)) > 1:  # a compile for one CPU never splits: nothing to compare with
+        assert split(without)
 
 
 def test_automatic_stride_bounds_the_records_of_long_horizons():
