@@ -193,9 +193,10 @@ def _gather(tree, index):
     return jax.tree_util.tree_map(lambda a: a[index], tree)
 
 
-def _load(pool: _Pool, mask, seed_idx, lr, horizon, params0, train, cap, ritz) -> _Pool:
-    """Put fresh members (seed_idx, lr, horizon) into the slots where mask is set; `train` is
-    the per-seed data to copy into the slots, or () for a pool that reads the tables."""
+def _load(pool: _Pool, mask, seed_idx, lr, horizon, params0, train, cap, ritz):
+    """(the pool with fresh members (seed_idx, lr, horizon) in the slots where mask is set, the params
+    it had before: the leaving members' final state); `train` is the per-seed data to copy into the
+    slots, or () for a pool that reads the tables."""
     fresh = _Pool(
         _gather(params0, seed_idx),
         _gather(train, seed_idx),
@@ -208,7 +209,7 @@ def _load(pool: _Pool, mask, seed_idx, lr, horizon, params0, train, cap, ritz) -
         ritz[seed_idx],
     )
     pick = lambda new, old: jnp.where(mask.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
-    return jax.tree_util.tree_map(pick, fresh, pool)
+    return jax.tree_util.tree_map(pick, fresh, pool), pool.params
 
 
 class _Programs(NamedTuple):
@@ -413,7 +414,7 @@ def _measure_initial(dev: _Devices, seeds: _Seeds):
     unmeasured = dev.replicate((np.full(n, np.inf, dev.dtype), np.ones_like(seeds.flat).astype(dev.dtype)))
     for lo in range(0, n, slots):
         idx = np.minimum(np.arange(lo, lo + slots), n - 1)
-        pool = dev.load(dev.empty, np.ones(slots, bool), idx, np.zeros(slots), np.zeros(slots), unmeasured)
+        pool = dev.load(dev.empty, np.ones(slots, bool), idx, np.zeros(slots), np.zeros(slots), unmeasured)[0]
         pool, (_, _, loss, (thr, _), lam) = dev.advance(pool, [0])
         first = jax.tree_util.tree_map(lambda a: a[:, 0], (loss, thr, lam))
         parts.append(jax.tree_util.tree_map(lambda a: a[: n - lo], _to_host((*first, pool.ritz))))
@@ -519,33 +520,36 @@ def run(
     groups = [np.arange(len(lrs))] if groups is None else [np.asarray(g, np.int64) for g in groups]
     state = _Run(prog, table, dev, plan, (lrs, seeds, horizons), initial, groups, on_group)
     measured = dev.replicate(((config.blowup * np.maximum(initial[0], 1.0)).astype(dtype), initial[3]))
-    pool, done_steps, computed = state.refill(dev.empty, measured), 0, 0  # computed: masked member-steps too
+    pool, done_steps, computed = state.refill(dev.empty, measured)[0], 0, 0  # computed: masked member-steps too
     total, block_s = int(horizons.sum()), None  # block_s: seconds a block took, the last call's
-    while len(live := state.sched.live()):
-        members = state.sched.occupant[live]
-        remaining = horizons[members] - state.rec.steps_done[members]
-        most = 1 if block_s is None else max(1, min(dev.rows, int(CALL_SECONDS / max(block_s, 1e-9))))
-        steps = _block_steps(remaining, plan.stride, most)
-
-        def partly(k, remaining=remaining, done_steps=done_steps):
-            state.hand_over()
-            state.report(progress, done_steps + int(np.minimum(remaining, k).sum()), total)
-
-        start = time.perf_counter()
-        pool, measurements = dev.advance(pool, steps, None if progress is None else partly)
+    # One call is always queued behind the one running: a call ends where a member reaches its horizon,
+    # so the members it finishes are known when it is dispatched, their slots are refilled and the next
+    # call dispatched at once, and the call before is read and recorded while the devices run (a member
+    # that diverges is found when its call is read; its slot, frozen, waits one call more).
+    flight, read_at = None, None  # the call dispatched and not yet read; when the one before was read
+    while True:
+        if not len(state.sched.live()) and state.sched.queue:  # slots freed by divergences only
+            pool = state.refill(pool, measured)[0]
+        call = None
+        if len(state.sched.live()):
+            most = 1 if block_s is None else max(1, min(dev.rows, int(CALL_SECONDS / max(block_s, 1e-9))))
+            pool, call = state.dispatch(pool, measured, most, progress, done_steps, total)
+            computed += dev.slots * sum(call.steps)
         # while the devices run: the groups whose final measurements ran before this call are handed
-        # over (their files written), those the last call completed are measured (queued behind this
-        # call), then the progress report, a signal's safe point (see _Run.report)
+        # over (their files written), those completed since are measured (queued behind it), the
+        # progress report (a signal's safe point, see _Run.report), then the call before is recorded
         state.hand_over()
         if progress is not None:
             state.report(progress, done_steps, total)
-        jax.block_until_ready(measurements)
-        block_s = (time.perf_counter() - start) / len(steps)
-        computed += dev.slots * sum(steps)
-        advanced, finished = state.record(pool, live, members, measurements, len(steps))
-        done_steps += advanced
-        if len(finished):
-            pool = state.refill(pool, measured)
+        if flight is not None:
+            jax.block_until_ready(flight.measurements)
+            now = time.perf_counter()
+            block_s = None if read_at is None else (now - read_at) / len(flight.steps)
+            read_at = now
+            done_steps += state.record(flight)
+        flight = call
+        if flight is None and not len(state.sched.live()) and not state.sched.queue:
+            break
     state.hand_over(everything=True)
     if progress is not None:
         progress(done_steps, total)
@@ -577,6 +581,17 @@ def _check_start(model: Model, loss0, seed_values, dtype) -> None:
     )
 
 
+class _Call(NamedTuple):
+    """A device call dispatched and not yet recorded."""
+
+    live: np.ndarray  # the slots it runs
+    members: np.ndarray  # their members
+    steps: list  # each block's steps
+    measurements: object  # each block's measurements, on the devices
+    after: object  # the pool's params once it ended (a member that finishes in it: its final state)
+    ending: np.ndarray  # (len(live),) the members it was dispatched to finish (their horizons)
+
+
 class _Run:
     """One call of `run`: which member is where (the scheduler), what has been recorded, and which
     groups of members are still running, so that a finished group is measured and handed over."""
@@ -593,15 +608,20 @@ class _Run:
         widest = max(int(np.unique(table.index[rows], return_counts=True)[1].max(initial=1)) for rows in groups)
         self.widest = -(-widest // len(dev.devices)) * len(dev.devices)  # split evenly over the devices
         self.rec = _Records(self.horizons, plan.stride, table.index, initial)
+        self.dispatched = np.zeros(len(self.lrs), np.int64)  # steps of the calls dispatched, up to the horizon
+        self.finished = np.zeros(len(self.lrs), bool)  # recorded to its end (its horizon, or diverged)
         self.complete: list = []  # groups whose members have all finished, not yet measured
         self.measuring: list = []  # (group, its final measurements in flight), not yet handed over
         self.sched = _Scheduler(self.horizons, dev.slots)
 
-    def refill(self, pool, measured):
-        """The pool with every free slot given the next waiting member."""
+    def refill(self, pool, measured, leaving=()):
+        """Release the slots `leaving` (whose members the call just dispatched finishes) and give every
+        free slot the next waiting member: (the pool, its params before the refill: the leaving
+        members' final state; the pool's own params where nothing was loaded)."""
+        self.sched.release(leaving)
         take, members = self.sched.admit()
         if not len(take):
-            return pool
+            return pool, pool.params
         slots = self.dev.slots
         mask = np.zeros(slots, bool)
         mask[take] = True
@@ -609,31 +629,53 @@ class _Run:
         idx[take], lr[take], hor[take] = self.table.index[members], self.lrs[members], self.horizons[members]
         return self.dev.load(pool, mask, idx, lr, hor, measured)
 
-    def record(self, pool, live, members, measurements, count: int) -> tuple[int, np.ndarray]:
-        """Write the measurements of one call's `count` blocks; release the members they finished
-        (the groups they complete wait for hand_over). A member that finishes (its horizon, or
-        diverged) in one block is not recorded in the call's later ones: its state is frozen from
-        there, so the pool's state after the call is its final state. Returns the member-steps
-        advanced and the slots freed."""
-        t_h, div_h, loss_h, (thr_h, rise_h), lam_h = _to_host(measurements)
+    def dispatch(self, pool, measured, most: int, progress, done_steps: int, total: int):
+        """Dispatch the next call over the live slots (at most `most` blocks), then refill the slots of
+        the members it finishes: (the pool, the _Call)."""
+        live = self.sched.live()
+        members, horizons = self.sched.occupant[live], self.horizons
+        remaining = horizons[members] - self.dispatched[members]
+        steps = _block_steps(remaining, self.plan.stride, most)
+
+        def partly(k):
+            self.hand_over()
+            self.report(progress, done_steps + int(np.minimum(remaining, k).sum()), total)
+
+        pool, measurements = self.dev.advance(pool, steps, None if progress is None else partly)
+        self.dispatched[members] = np.minimum(horizons[members], self.dispatched[members] + sum(steps))
+        ending = self.dispatched[members] >= horizons[members]
+        pool, after = self.refill(pool, measured, live[ending])
+        return pool, _Call(live, members, steps, measurements, after, ending)
+
+    def record(self, call: _Call) -> int:
+        """Write the measurements of one call's blocks for the members it ran. A member that finishes
+        (its horizon, or diverged) in one block is not recorded in the call's later ones, nor in later
+        calls: its state is frozen from there, so `after` holds its final state. A member that diverged
+        before its horizon is released here, its slot refilled at the next dispatch. The groups these
+        complete wait for hand_over. Returns the member-steps advanced."""
+        live, members, count, ending = call.live, call.members, len(call.steps), call.ending
+        t_h, div_h, loss_h, (thr_h, rise_h), lam_h = _to_host(call.measurements)
         thr_h, trace_h = thr_h
-        rec, going, advanced = self.rec, np.ones(len(live), bool), 0
+        rec, advanced = self.rec, 0
+        going = ~self.finished[members]  # a member that diverged in the call before ran frozen in this one
+        ran = going.copy()
         for j in range(count):
             at = live[going]
             row = (t_h[at, j], loss_h[at, j], thr_h[at, j], trace_h[at, j], lam_h[at, j], rise_h[at, j])
             advanced += rec.write(members[going], *row)
             going &= ~((t_h[live, j] >= self.horizons[members]) | (div_h[live, j] >= 0))
-        finished = live[~going]
-        if len(finished):
-            host_params = _to_host(pool.params)
-            for s in finished:
-                m = self.sched.occupant[s]
+        done = ran & ~going
+        if done.any():
+            host_params = _to_host(call.after)
+            for s, m in zip(live[done], members[done]):
                 rec.diverged_step[m] = div_h[s, count - 1]  # frozen from the block it diverged in
                 rec.final_params[m] = _gather(host_params, s)
                 self.left[self.group_of[m]] -= 1
-            self.sched.release(finished)
-            self.complete += [g for g in np.unique(self.group_of[members[~going]]) if self.left[g] == 0]
-        return advanced, finished
+            self.finished[members[done]] = True
+            early = done & ~ending  # diverged: its slot, unless refilled already, is free from the next call
+            self.sched.release([s for s, m in zip(live[early], members[early]) if self.sched.occupant[s] == m])
+            self.complete += [g for g in np.unique(self.group_of[members[done]]) if self.left[g] == 0]
+        return advanced
 
     def hand_over(self, everything: bool = False) -> None:
         """Hand over the groups measured at the last call (their measurements ran before the call just

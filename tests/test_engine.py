@@ -27,6 +27,20 @@ def test_divergent_member_never_changes_the_others():
     np.testing.assert_array_equal(alone.observables["final_y"], mixed.observables["final_y"][:3])
     assert np.isfinite(mixed.loss[3][mixed.step[3] >= 0]).all(), "a diverged member freezes at its last finite state"
     assert mixed.steps_done[3] == mixed.diverged_step[3]
+    # found when its call is read, while the call after it runs with it frozen and its slot waits: with
+    # a queue of members behind (more than the slots), every record and final state is the member's alone
+    # (horizon 14: the call queued behind the one it diverged in ends its horizon, so its slot is refilled
+    # before the divergence is read, and the member put there must keep it)
+    lrs = [3.0, 0.05, 2.5, 0.1, 0.2]
+    for horizon in (200, 14):
+        queued = run(m, lrs, [0] * 5, [horizon] * 5, stride=7, max_slots=1)
+        assert queued.slots < len(lrs) and (queued.diverged_step[[0, 2]] >= 0).all()
+        for i, lr in enumerate(lrs):
+            alone = run(m, [lr], [0], [horizon], stride=7, max_slots=1)
+            for name in ("loss", "threshold", "steps_done", "diverged_step"):
+                np.testing.assert_array_equal(getattr(queued, name)[i], getattr(alone, name)[0], err_msg=name)
+            for a, b in zip(jax.tree.leaves(queued.final_params), jax.tree.leaves(alone.final_params)):
+                np.testing.assert_array_equal(np.asarray(a)[i], np.asarray(b)[0])
 
 
 def test_pooled_run_equals_each_member_alone():
@@ -249,8 +263,8 @@ def test_the_blocks_of_one_device_call_give_what_one_block_a_call_gives(monkeypa
     for name in ("step", "loss", "threshold", "sharpness", "rises", "steps_done", "diverged_step"):
         np.testing.assert_array_equal(getattr(many, name), getattr(one, name), err_msg=name)
     np.testing.assert_array_equal(many.observables["final_y"], one.observables["final_y"])
-    # a diverged member's slot waits for the call's end (a call ends where its first member's horizon
-    # would), so it wastes at most what it would have computed had it not diverged
+    # a diverged member's slot waits for the end of the call after it (one call is queued behind the one
+    # running), so it wastes at most what it would have computed had it not diverged
     bound = planning.schedule_blocks(-(-horizons // 5), 3) * 3 * 5
     assert one.computed_steps <= many.computed_steps <= bound
 
