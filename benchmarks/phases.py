@@ -10,6 +10,7 @@ runs it on an earlier commit too); a phase whose function a checkout lacks is re
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import importlib.abc
@@ -83,7 +84,12 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 
 def main() -> None:
     out, argv = sys.argv[1], sys.argv[2:]
-    from eos import cli, runtime
+    from eos import interrupts, runtime
+
+    # as eos.__main__ starts the command (an earlier checkout may lack a piece: then as it started)
+    getattr(interrupts, "install", lambda: None)()
+    with getattr(runtime, "loading", contextlib.nullcontext)():
+        from eos import cli
 
     # JAX is loaded where the command loads it (runtime.start), not before: what the command does
     # before JAX (parse, start the flow's process) keeps its place. Start-up ends there.
