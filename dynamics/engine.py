@@ -536,17 +536,18 @@ def run(
             pool, call = state.dispatch(pool, measured, most, progress, done_steps, total)
             computed += dev.slots * sum(call.steps)
         # while the devices run: the groups whose final measurements ran before this call are handed
-        # over (their files written), those completed since are measured (queued behind it), the
-        # progress report (a signal's safe point, see _Run.report), then the call before is recorded
+        # over (their files written), those completed since are measured (queued behind it), the call
+        # before is recorded, then the progress report: a signal's safe point, where every call that
+        # has ended is recorded and its completed groups are handed over (see _Run.report)
         state.hand_over()
-        if progress is not None:
-            state.report(progress, done_steps, total)
         if flight is not None:
             jax.block_until_ready(flight.measurements)
             now = time.perf_counter()
             block_s = None if read_at is None else (now - read_at) / len(flight.steps)
             read_at = now
             done_steps += state.record(flight)
+        if progress is not None:
+            state.report(progress, done_steps, total)
         flight = call
         if flight is None and not len(state.sched.live()) and not state.sched.queue:
             break
