@@ -28,8 +28,10 @@ def loading():
     while hundreds of thousands of them are created only walks them again and again. Measured on W1
     (eos sweep --lr 0.0001:0.012:128, 2 cores), collection during the imports of JAX, eos, SciPy and
     the picture's libraries took about 0.3 s of the command's 5.5 s. Outside these blocks the collector
-    runs as usual: a long run's own garbage is still collected, and frozen objects are never freed,
-    which is what a loaded module's are anyway."""
+    runs as usual, so a long run's own garbage is still collected. Freezing keeps everything alive at
+    that moment out of later collections, whatever thread made it (a cycle another thread dropped
+    meanwhile is never freed): a cost paid once per block, bounded by what exists then, never one that
+    grows with the run."""
     enabled = gc.isenabled()
     gc.disable()
     try:
